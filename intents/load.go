@@ -1,0 +1,269 @@
+package intents
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Load reads, parses and validates the configuration file at path. An invalid file yields a
+// *ConfigError listing every problem as FILE:LINE:COL: what — fix.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		fix := "check the path and that the file is readable"
+		if errors.Is(err, fs.ErrNotExist) {
+			fix = "check the path, or run without --config to use the embedded demo configuration"
+		}
+		return nil, &ConfigError{Problems: []Problem{{File: path, What: "cannot read the file: " + unwrapPathError(err), Fix: fix}}}
+	}
+	return Parse(path, data)
+}
+
+func unwrapPathError(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// Parse parses and validates a configuration; name is used in problem locations.
+func Parse(name string, data []byte) (*Config, error) {
+	ps := &problems{file: name}
+	if len(bytes.TrimSpace(data)) == 0 {
+		ps.add(1, 1, "the file is empty", "start from `attune config default` or configs/demo.yaml")
+		return nil, ps.err()
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		line := lineOf(err.Error())
+		ps.add(line, 0, "YAML syntax error: "+strings.TrimPrefix(stripLinePrefix(err.Error()), "yaml: "),
+			"check indentation (spaces, not tabs) and quote values that contain \": \" or start with a special character")
+		return nil, ps.err()
+	}
+	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		ps.add(1, 1, "the file must be a mapping of sections", "start it with \"version: 1\" followed by business:, persona:, intents:, faq:")
+		return nil, ps.err()
+	}
+	doc := root.Content[0]
+
+	// Strict keys first: a typo must never pass silently, and yaml.v3's own KnownFields check stops
+	// at the first unknown key without a column, so we walk the tree against the struct tags.
+	pos := map[string]*yaml.Node{}
+	checkKeys(doc, reflect.TypeOf(Config{}), "", pos, ps)
+
+	var cfg Config
+	if err := doc.Decode(&cfg); err != nil {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			ps.add(lineOf(err.Error()), 0, stripLinePrefix(err.Error()), "fix the value's type")
+			return nil, ps.err()
+		}
+		for _, msg := range te.Errors {
+			what, fix := explainTypeError(stripLinePrefix(msg))
+			ps.add(lineOf(msg), 0, what, fix)
+		}
+	}
+	if len(ps.list) > 0 {
+		return nil, ps.err()
+	}
+	cfg.Source = name
+	fillColumns(&cfg, data)
+	v := validator{cfg: &cfg, pos: pos, ps: ps}
+	v.validate()
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+var linePrefix = regexp.MustCompile(`^(yaml: )?line (\d+): `)
+
+func lineOf(msg string) int {
+	m := linePrefix.FindStringSubmatch(msg)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[2])
+	return n
+}
+
+func stripLinePrefix(msg string) string { return linePrefix.ReplaceAllString(msg, "") }
+
+var unmarshalMsg = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (.+)$")
+
+// explainTypeError turns yaml.v3's Go-flavoured type errors into what a business owner can act on.
+func explainTypeError(msg string) (what, fix string) {
+	m := unmarshalMsg.FindStringSubmatch(msg)
+	if m == nil {
+		return msg, "fix the value"
+	}
+	kinds := map[string]string{"str": "text", "int": "a whole number", "float": "a number", "bool": "true/false",
+		"seq": "a list", "map": "a mapping", "null": "nothing"}
+	got := kinds[m[1]]
+	if got == "" {
+		got = m[1]
+	}
+	want := m[3]
+	switch {
+	case strings.HasPrefix(want, "[]"):
+		want = "a list"
+	case strings.HasPrefix(want, "map["), strings.HasPrefix(want, "intents."):
+		want = "a mapping (key: value lines)"
+	case strings.Contains(want, "int"):
+		want = "a whole number"
+	case strings.Contains(want, "float"):
+		want = "a number"
+	case want == "bool" || want == "*bool":
+		want = "true or false"
+	case want == "string":
+		want = "text"
+	}
+	return fmt.Sprintf("expected %s here, found %s %q", want, got, m[2]), "write " + want
+}
+
+var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+
+// checkKeys reports every mapping key that does not name a field, and records the node of every
+// path (e.g. "intents[2].name") for validation messages.
+func checkKeys(n *yaml.Node, t reflect.Type, path string, pos map[string]*yaml.Node, ps *problems) {
+	pos[path] = n
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return // Decode reports the type mismatch
+		}
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key, val := n.Content[i], n.Content[i+1]
+			f, ok := fields[key.Value]
+			if !ok {
+				ps.add(key.Line, key.Column, fmt.Sprintf("unknown key %q%s", key.Value, where(path)), suggest(key.Value, fields))
+				continue
+			}
+			child := key.Value
+			if path != "" {
+				child = path + "." + key.Value
+			}
+			pos[child+":key"] = key
+			checkKeys(val, f.Type, child, pos, ps)
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return
+		}
+		for i, item := range n.Content {
+			checkKeys(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), pos, ps)
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key, val := n.Content[i], n.Content[i+1]
+			pos[path+"."+key.Value+":key"] = key
+			checkKeys(val, t.Elem(), path+"."+key.Value, pos, ps)
+		}
+	}
+}
+
+func where(path string) string {
+	if path == "" {
+		return " at the top level"
+	}
+	return " in " + path
+}
+
+func yamlFields(t reflect.Type) map[string]reflect.StructField {
+	out := map[string]reflect.StructField{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		out[name] = f
+	}
+	return out
+}
+
+// suggest proposes the closest known key, or lists them all when nothing is close.
+func suggest(key string, fields map[string]reflect.StructField) string {
+	names := make([]string, 0, len(fields))
+	for name := range fields {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	best, bestD := "", 3
+	for _, name := range names {
+		if d := editDistance(strings.ToLower(key), name); d < bestD {
+			best, bestD = name, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf("did you mean %q?", best)
+	}
+	return "remove it, or use one of: " + strings.Join(names, ", ")
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// fillColumns gives block-scalar phrasings their column (the decoder only knows their line).
+func fillColumns(cfg *Config, data []byte) {
+	lines := strings.Split(string(data), "\n")
+	col := func(line int) int {
+		if line < 1 || line > len(lines) {
+			return 0
+		}
+		l := lines[line-1]
+		return len(l) - len(strings.TrimLeft(l, " \t")) + 1
+	}
+	fix := func(ps Phrases) {
+		for i := range ps {
+			if ps[i].Col == 0 {
+				ps[i].Col = col(ps[i].Line)
+			}
+		}
+	}
+	for i := range cfg.Intents {
+		fix(cfg.Intents[i].Examples)
+	}
+	for i := range cfg.FAQ {
+		fix(cfg.FAQ[i].Phrasings)
+	}
+	fix(cfg.Classifier.OutOfScope)
+}
