@@ -1,0 +1,258 @@
+// Package bot is the conversation engine: for each visitor message it persists the message,
+// understands it, decides what to do (answer, clarify, fall back, bring in a person), composes the
+// reply and records why. It knows nothing of HTTP, websockets or SQL: it talks to a Store and a
+// Publisher that the caller provides.
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/attune-chat/attune/intents"
+	"github.com/attune-chat/attune/store"
+)
+
+// Store is what the engine needs from persistence.
+type Store interface {
+	Conversation(ctx context.Context, id string) (store.Conversation, error)
+	AppendMessage(ctx context.Context, m store.Message) (store.Message, bool, error)
+	AppendBotTurn(ctx context.Context, m store.Message, d store.Decision) (store.Message, error)
+	MessagesAfter(ctx context.Context, conversationID string, afterSeq int64, limit int) ([]store.Message, error)
+	Decisions(ctx context.Context, conversationID string) ([]store.Decision, error)
+}
+
+// Publisher fans events out to everyone watching a conversation (the visitor's sockets, and later
+// agents' consoles). It must not block: a slow watcher is the publisher's problem, not the bot's.
+type Publisher interface {
+	Publish(conversationID string, ev Event)
+}
+
+// Event is something that happened in a conversation.
+type Event struct {
+	// Message is set for a stored message.
+	Message *store.Message
+	// Typing is set when someone starts or stops typing.
+	Typing *Typing
+}
+
+// Typing says that From (visitor, bot, agent) started or stopped typing.
+type Typing struct {
+	From string
+	On   bool
+}
+
+// Message senders.
+const (
+	FromVisitor = "visitor"
+	FromBot     = "bot"
+	FromAgent   = "agent"
+	FromSystem  = "system"
+)
+
+// ErrClosed is returned once the engine has been closed for shutdown.
+var ErrClosed = errors.New("bot engine is shutting down")
+
+// Options configure an Engine. Store, Publisher and Understanding are required.
+type Options struct {
+	Store         Store
+	Publisher     Publisher
+	Understanding *intents.Understanding
+	Logger        *slog.Logger
+	Now           func() time.Time
+	// IdleEvict drops the in-memory state of conversations idle this long (rebuilt on demand).
+	IdleEvict time.Duration
+}
+
+// Engine runs conversations. It is safe for concurrent use.
+type Engine struct {
+	store     Store
+	pub       Publisher
+	log       *slog.Logger
+	now       func() time.Time
+	idleEvict time.Duration
+	und       atomic.Pointer[intents.Understanding]
+
+	mu      sync.Mutex
+	convs   map[string]*conversation
+	closed  bool
+	working sync.WaitGroup
+}
+
+// New builds an engine.
+func New(opt Options) (*Engine, error) {
+	if opt.Store == nil || opt.Publisher == nil || opt.Understanding == nil {
+		return nil, errors.New("bot.New: Store, Publisher and Understanding are required")
+	}
+	e := &Engine{store: opt.Store, pub: opt.Publisher, log: opt.Logger, now: opt.Now, idleEvict: opt.IdleEvict, convs: map[string]*conversation{}}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.idleEvict == 0 {
+		e.idleEvict = 30 * time.Minute
+	}
+	e.und.Store(opt.Understanding)
+	return e, nil
+}
+
+// SetUnderstanding swaps in a reloaded configuration; turns already running finish with the old one.
+func (e *Engine) SetUnderstanding(u *intents.Understanding) { e.und.Store(u) }
+
+// Understanding returns the configuration in force.
+func (e *Engine) Understanding() *intents.Understanding { return e.und.Load() }
+
+// conversation is the engine's in-memory view of one conversation. Its mutex serialises every
+// append and publish of the conversation, so that watchers see messages in seq order, and its
+// queue makes the bot answer messages one after another in the order they were stored.
+type conversation struct {
+	id       string
+	mu       sync.Mutex // held around append+publish
+	queue    []store.Message
+	running  bool
+	lastUsed time.Time
+	state    *dialogue // guarded by the worker: only the running worker touches it
+}
+
+func (e *Engine) conv(id string) (*conversation, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
+	c, ok := e.convs[id]
+	if !ok {
+		c = &conversation{id: id}
+		e.convs[id] = c
+	}
+	c.lastUsed = e.now()
+	return c, nil
+}
+
+// Greet stores and publishes the greeting that opens a new conversation.
+func (e *Engine) Greet(ctx context.Context, conversationID string) error {
+	c, err := e.conv(conversationID)
+	if err != nil {
+		return err
+	}
+	u := e.Understanding()
+	text := u.Config.Expand(pick(u.Config.Persona.Greeting, conversationID, 0), e.now())
+	d := store.Decision{Intent: intents.IntentGreeting, Confidence: 1, Source: SourceBuiltin, Rule: RuleGreeting}
+	_, err = e.appendBot(ctx, c, text, d)
+	return err
+}
+
+// Receive stores a visitor message and, unless it was already stored (a resend after a
+// reconnect, recognised by its client id), schedules the bot's answer. stored, when not nil, is
+// called once the message is on disk and before anyone sees it or the bot answers it: that is where
+// the transport acknowledges it, so that an acknowledgement always precedes the reply.
+func (e *Engine) Receive(ctx context.Context, conversationID, clientID, text string, stored func(saved store.Message, duplicate bool)) (saved store.Message, duplicate bool, err error) {
+	c, err := e.conv(conversationID)
+	if err != nil {
+		return store.Message{}, false, err
+	}
+	c.mu.Lock()
+	saved, duplicate, err = e.store.AppendMessage(ctx, store.Message{ConversationID: conversationID, ClientID: clientID, From: FromVisitor, Text: text})
+	if err == nil {
+		if stored != nil {
+			stored(saved, duplicate)
+		}
+		if !duplicate {
+			e.pub.Publish(conversationID, Event{Message: &saved})
+		}
+	}
+	c.mu.Unlock()
+	if err != nil {
+		return store.Message{}, false, fmt.Errorf("store visitor message: %w", err)
+	}
+	if duplicate {
+		return saved, true, nil
+	}
+	e.enqueue(c, saved)
+	return saved, false, nil
+}
+
+// enqueue hands a stored visitor message to the conversation's worker, starting one if idle.
+func (e *Engine) enqueue(c *conversation, m store.Message) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c.queue = append(c.queue, m)
+	if c.running || e.closed {
+		return
+	}
+	c.running = true
+	e.working.Add(1)
+	go e.work(c)
+}
+
+func (e *Engine) work(c *conversation) {
+	defer e.working.Done()
+	for {
+		e.mu.Lock()
+		if len(c.queue) == 0 {
+			c.running = false
+			c.lastUsed = e.now()
+			e.mu.Unlock()
+			return
+		}
+		m := c.queue[0]
+		c.queue = c.queue[1:]
+		e.mu.Unlock()
+		// The reply must outlive the socket that sent the message: the visitor may reload the page
+		// and will find the answer on resume.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := e.respond(ctx, c, m); err != nil {
+			e.log.Error("bot turn failed", "conversation", c.id, "seq", m.Seq, "error", err)
+		}
+		cancel()
+	}
+}
+
+// appendBot stores a bot message with its decision record and publishes it.
+func (e *Engine) appendBot(ctx context.Context, c *conversation, text string, d store.Decision) (store.Message, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m, err := e.store.AppendBotTurn(ctx, store.Message{ConversationID: c.id, From: FromBot, Text: text}, d)
+	if err != nil {
+		return store.Message{}, fmt.Errorf("store bot message: %w", err)
+	}
+	e.pub.Publish(c.id, Event{Message: &m})
+	return m, nil
+}
+
+// Close stops taking new messages and waits for the answers in progress, up to ctx's deadline.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+	done := make(chan struct{})
+	go func() { e.working.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for bot turns in progress: %w", ctx.Err())
+	}
+}
+
+// EvictIdle forgets the in-memory state of conversations idle longer than the configured time;
+// their state is rebuilt from the store when they speak again.
+func (e *Engine) EvictIdle() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	cutoff := e.now().Add(-e.idleEvict)
+	n := 0
+	for id, c := range e.convs {
+		if !c.running && len(c.queue) == 0 && c.lastUsed.Before(cutoff) {
+			delete(e.convs, id)
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,217 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"strings"
+
+	"github.com/attune-chat/attune/intents"
+	"github.com/attune-chat/attune/store"
+)
+
+// Reply sources: where the words of a bot message came from.
+const (
+	SourceBuiltin  = "builtin"
+	SourceIntent   = "intent"
+	SourceFAQ      = "faq"
+	SourceClarify  = "clarify"
+	SourceFallback = "fallback"
+	SourceContact  = "contact"
+)
+
+// Policy rules: which rule decided what the bot did.
+const (
+	RuleGreeting          = "greeting"
+	RuleMatchedIntent     = "matched_intent"
+	RuleMatchedFAQ        = "matched_faq"
+	RuleBelowThreshold    = "below_threshold"
+	RuleAmbiguous         = "ambiguous"
+	RuleClarifyConfirmed  = "clarify_confirmed"
+	RuleClarifyDeclined   = "clarify_declined"
+	RuleAskedForPerson    = "asked_for_person"
+	RuleIntentNeedsPerson = "intent_needs_person"
+	RuleUnresolvedLimit   = "unresolved_limit"
+)
+
+// dialogue is what the bot remembers between turns of one conversation.
+type dialogue struct {
+	// unresolved counts consecutive visitor turns the bot could not answer.
+	unresolved int
+	// clarifying holds the labels offered by the last clarifying question, best first.
+	clarifying []string
+	turns      int
+}
+
+// details is the free-form part of a decision record: the evidence behind the decision.
+type details struct {
+	Match      *intents.Match `json:"match,omitempty"`
+	Threshold  float64        `json:"threshold,omitempty"`
+	Clarifying []string       `json:"clarifying,omitempty"`
+	Unresolved int            `json:"unresolved"`
+}
+
+// respond runs one bot turn for a stored visitor message.
+func (e *Engine) respond(ctx context.Context, c *conversation, m store.Message) error {
+	conv, err := e.store.Conversation(ctx, c.id)
+	if err != nil {
+		return fmt.Errorf("load conversation: %w", err)
+	}
+	if conv.State != store.StateBot {
+		return nil // a person owns the conversation, or it is closed: the bot stays silent
+	}
+	if c.state == nil {
+		c.state = e.restore(ctx, c.id)
+	}
+	e.pub.Publish(c.id, Event{Typing: &Typing{From: FromBot, On: true}})
+	defer e.pub.Publish(c.id, Event{Typing: &Typing{From: FromBot, On: false}})
+
+	u := e.Understanding()
+	text, d := decide(u, c.state, m)
+	d.InReplyTo = m.Seq
+	_, err = e.appendBot(ctx, c, u.Config.Expand(text, e.now()), d)
+	return err
+}
+
+// decide is the policy: given what was understood, answer, clarify, fall back or point to a person.
+func decide(u *intents.Understanding, st *dialogue, m store.Message) (string, store.Decision) {
+	cfg := u.Config
+	match := u.Understand(m.Text)
+	st.turns++
+	offered := st.clarifying
+	st.clarifying = nil
+	det := details{Match: &match, Threshold: u.Threshold}
+	decision := func(source, rule string, label string, conf float64) store.Decision {
+		det.Unresolved = st.unresolved
+		det.Clarifying = st.clarifying
+		raw, _ := json.Marshal(det)
+		return store.Decision{ConversationID: m.ConversationID, Intent: label, Confidence: conf, Source: source, Rule: rule, Details: raw}
+	}
+	seed := m.ConversationID
+	label, conf := match.Prediction.Label, match.Prediction.Confidence
+
+	// An answer to our own clarifying question.
+	if len(offered) > 0 && match.InScope && match.Intent != nil {
+		switch match.Intent.Name {
+		case intents.IntentAffirm:
+			if text, src, ok := answerFor(u, offered[0], seed, st.turns); ok {
+				st.unresolved = 0
+				return text, decision(src, RuleClarifyConfirmed, offered[0], conf)
+			}
+		case intents.IntentDeny:
+			return "No problem — could you tell me a little more about what you need?", decision(SourceClarify, RuleClarifyDeclined, label, conf)
+		}
+	}
+
+	if !match.InScope {
+		st.unresolved++
+		if st.unresolved >= cfg.Handoff.MaxUnresolvedTurns {
+			st.unresolved = 0
+			return "I'm sorry — I haven't been able to help with this. " + contactText(cfg),
+				decision(SourceContact, RuleUnresolvedLimit, label, conf)
+		}
+		return pick(cfg.Persona.Fallback, seed, st.turns), decision(SourceFallback, RuleBelowThreshold, label, conf)
+	}
+
+	if match.Ambiguous {
+		st.clarifying = []string{match.Prediction.Top[0].Label, match.Runner.Label}
+		options := fmt.Sprintf("%q or %q", u.Describe(st.clarifying[0]), u.Describe(st.clarifying[1]))
+		text := strings.ReplaceAll(pick(cfg.Persona.Clarify, seed, st.turns), "{options}", options)
+		return text, decision(SourceClarify, RuleAmbiguous, label, conf)
+	}
+
+	if match.Intent != nil && match.Intent.Name == intents.IntentHuman {
+		st.unresolved = 0
+		return contactText(cfg), decision(SourceContact, RuleAskedForPerson, label, conf)
+	}
+	if match.Intent != nil && match.Intent.Handoff {
+		st.unresolved = 0
+		text := "This is something a person from the team needs to handle. " + contactText(cfg)
+		if a := pick(match.Intent.Answer, seed, st.turns); a != "" {
+			text = a + "\n\n" + contactText(cfg)
+		}
+		return text, decision(SourceContact, RuleIntentNeedsPerson, label, conf)
+	}
+	text, src, _ := answerFor(u, label, seed, st.turns)
+	st.unresolved = 0
+	rule := RuleMatchedIntent
+	if src == SourceFAQ {
+		rule = RuleMatchedFAQ
+	}
+	return text, decision(src, rule, label, conf)
+}
+
+// answerFor returns the configured answer of a label (intent or FAQ entry).
+func answerFor(u *intents.Understanding, label, seed string, turn int) (string, string, bool) {
+	if id, ok := strings.CutPrefix(label, "faq/"); ok {
+		if f, ok := u.Config.FAQByID(id); ok {
+			return pick(f.Answer, seed, turn), SourceFAQ, true
+		}
+		return "", "", false
+	}
+	in, ok := u.Config.Intent(label)
+	if !ok || len(in.Answer) == 0 {
+		return "", "", false
+	}
+	src := SourceIntent
+	if in.Builtin {
+		src = SourceBuiltin
+	}
+	return pick(in.Answer, seed, turn), src, true
+}
+
+// contactText tells the visitor honestly how to reach a person while the chat cannot bring one in.
+func contactText(cfg *intents.Config) string {
+	c := cfg.Business.Contact
+	var ways []string
+	if c.Email != "" {
+		ways = append(ways, "email {email}")
+	}
+	if c.Phone != "" {
+		ways = append(ways, "call {phone}")
+	}
+	if len(ways) == 0 {
+		return "I can't bring a person into this chat right now, and I'm sorry about that. Please try again later."
+	}
+	text := "I can't bring a person into this chat right now, but the team can help you directly: " + strings.Join(ways, " or ") + "."
+	if len(cfg.Business.Hours) > 0 {
+		text += " Today's opening hours: {today_hours}."
+	}
+	return text
+}
+
+// pick chooses one variant, varying by conversation and turn but reproducible for tests and
+// explanations (no hidden randomness).
+func pick(vs intents.Variants, seed string, turn int) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%s/%d", seed, turn)
+	return vs[int(h.Sum32()%uint32(len(vs)))].Text
+}
+
+// restore rebuilds what the bot remembers of a conversation from its decision records, after a
+// restart or after its in-memory state was evicted.
+func (e *Engine) restore(ctx context.Context, conversationID string) *dialogue {
+	st := &dialogue{}
+	ds, err := e.store.Decisions(ctx, conversationID)
+	if err != nil {
+		e.log.Warn("restore dialogue state", "conversation", conversationID, "error", err)
+		return st
+	}
+	for _, d := range ds {
+		if d.Rule == RuleGreeting {
+			continue
+		}
+		st.turns++
+		var det details
+		if len(d.Details) > 0 {
+			_ = json.Unmarshal(d.Details, &det) // older or foreign records simply restore less
+		}
+		st.unresolved = det.Unresolved
+		st.clarifying = det.Clarifying
+	}
+	return st
+}

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/attune-chat/attune/bot"
+	"github.com/attune-chat/attune/configs"
+	"github.com/attune-chat/attune/intents"
+	"github.com/attune-chat/attune/store"
+	"github.com/attune-chat/attune/web"
+)
+
+// serveConfig is everything `attune serve` takes from flags and the environment.
+type serveConfig struct {
+	Addr           string
+	DB             string
+	Config         string
+	LogLevel       string
+	LogFormat      string
+	ReloadInterval time.Duration
+	// Web tunes the transport; tests shorten its timings.
+	Web web.Options
+}
+
+const serveUsage = `Usage: attune serve [flags]
+
+Flags (each has an environment variable; a flag wins over its variable):
+  --addr ADDR        ATTUNE_ADDR        listen address (default localhost:8080)
+  --db FILE          ATTUNE_DB          SQLite database file, created if missing (default attune.db)
+  --config FILE      ATTUNE_CONFIG      business configuration (default: the embedded demo bakery)
+  --log-level LEVEL  ATTUNE_LOG_LEVEL   debug, info, warn or error (default info)
+  --log-format FMT   ATTUNE_LOG_FORMAT  text or json (default text)
+`
+
+func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
+	env := func(name, def string) string {
+		if v := os.Getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	sc := serveConfig{ReloadInterval: 2 * time.Second}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, serveUsage) }
+	fs.StringVar(&sc.Addr, "addr", env("ATTUNE_ADDR", "localhost:8080"), "")
+	fs.StringVar(&sc.DB, "db", env("ATTUNE_DB", "attune.db"), "")
+	fs.StringVar(&sc.Config, "config", env("ATTUNE_CONFIG", ""), "")
+	fs.StringVar(&sc.LogLevel, "log-level", env("ATTUNE_LOG_LEVEL", "info"), "")
+	fs.StringVar(&sc.LogFormat, "log-format", env("ATTUNE_LOG_FORMAT", "text"), "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return sc, err
+		}
+		return sc, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return sc, fmt.Errorf("%w: unexpected argument %q; see attune serve --help", errUsage, fs.Arg(0))
+	}
+	return sc, nil
+}
+
+func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("%w: log level %q: use debug, info, warn or error", errUsage, level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("%w: log format %q: use text or json", errUsage, format)
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	sc, err := parseServe(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	d, err := startDaemon(ctx, sc, stderr)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	d.log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return d.Shutdown(shutdownCtx)
+}
+
+// daemon is a running server with everything it owns. End-to-end tests start it exactly as
+// `attune serve` does, minus flag parsing and signals.
+type daemon struct {
+	log      *slog.Logger
+	store    *store.DB
+	engine   *bot.Engine
+	web      *web.Server
+	hub      *web.Hub
+	listener net.Listener
+	served   chan error
+	stop     context.CancelFunc
+}
+
+func loadConfig(path string) (*intents.Config, error) {
+	if path == "" {
+		return intents.Parse(configs.DemoName, configs.Demo)
+	}
+	return intents.Load(path)
+}
+
+func startDaemon(ctx context.Context, sc serveConfig, logOut io.Writer) (_ *daemon, err error) {
+	log, err := newLogger(sc.LogLevel, sc.LogFormat, logOut)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := loadConfig(sc.Config)
+	if err != nil {
+		var ce *intents.ConfigError
+		if errors.As(err, &ce) {
+			return nil, fmt.Errorf("the configuration is invalid; nothing was started:\n%w\n(run `attune check FILE` after fixing it)", err)
+		}
+		return nil, err
+	}
+	und, err := intents.Train(cfg)
+	if err != nil {
+		return nil, err
+	}
+
+	db, err := store.Open(ctx, sc.DB, store.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("%w — choose a writable file with --db or ATTUNE_DB", err)
+	}
+	defer func() {
+		if err != nil {
+			db.Close()
+		}
+	}()
+
+	hub := web.NewHub()
+	engine, err := bot.New(bot.Options{Store: db, Publisher: hub, Understanding: und, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	wo := sc.Web
+	wo.Engine, wo.Store, wo.Hub, wo.Logger = engine, db, hub, log
+	srv, err := web.New(wo)
+	if err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", sc.Addr)
+	if err != nil {
+		fix := "check the address, e.g. localhost:8080"
+		if errors.Is(err, syscall.EADDRINUSE) {
+			fix = "another program is using it: stop it, or choose another address with --addr or ATTUNE_ADDR"
+		}
+		return nil, fmt.Errorf("listen on %s: %w — %s", sc.Addr, err, fix)
+	}
+
+	bg, stop := context.WithCancel(context.Background())
+	d := &daemon{log: log, store: db, engine: engine, web: srv, hub: hub, listener: l, served: make(chan error, 1), stop: stop}
+	go func() { d.served <- srv.Serve(l) }()
+	if sc.Config != "" {
+		go intents.Watch(bg, sc.Config, sc.ReloadInterval, func(c *intents.Config) error {
+			u, err := intents.Train(c)
+			if err != nil {
+				return err
+			}
+			engine.SetUnderstanding(u)
+			return nil
+		}, log)
+	}
+	go d.housekeeping(bg)
+
+	source := cfg.Source
+	log.Info("Attune is running",
+		"demo", d.URL()+"/", "widget", d.URL()+"/widget.js", "health", d.URL()+"/healthz",
+		"business", cfg.Business.Name, "config", source, "db", sc.DB)
+	return d, nil
+}
+
+// URL is the base URL the server answers on.
+func (d *daemon) URL() string {
+	addr := d.listener.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() || addr.IP.IsLoopback() {
+		host = "localhost"
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return fmt.Sprintf("http://%s:%d", host, addr.Port)
+}
+
+// housekeeping deletes expired transcripts and forgets idle conversations' in-memory state.
+func (d *daemon) housekeeping(ctx context.Context) {
+	sweep := func() {
+		retention := d.engine.Understanding().Config.Retention()
+		n, err := d.store.DeleteExpired(ctx, time.Now().Add(-retention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			d.log.Error("delete expired conversations", "error", err)
+		case n > 0:
+			d.log.Info("deleted expired conversations", "count", n, "retention_days", int(retention.Hours()/24))
+		}
+		d.engine.EvictIdle()
+	}
+	sweep()
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			sweep()
+		}
+	}
+}
+
+// Shutdown stops in the order that loses nothing: no new connections, sockets told to reconnect,
+// bot turns in progress finished and stored, then the database closed.
+func (d *daemon) Shutdown(ctx context.Context) error {
+	d.stop()
+	err := d.web.Shutdown(ctx)
+	err = errors.Join(err, d.engine.Close(ctx))
+	err = errors.Join(err, d.store.Close())
+	if serveErr := <-d.served; serveErr != nil {
+		err = errors.Join(err, serveErr)
+	}
+	return err
+}

@@ -1,0 +1,100 @@
+package web
+
+import (
+	"encoding/json"
+	"sync"
+
+	"github.com/attune-chat/attune/bot"
+)
+
+// Hub fans conversation events out to the sockets watching each conversation. It is the one
+// place cross-connection delivery happens, so that a multi-node deployment can later put a message
+// broker behind the same bot.Publisher interface.
+type Hub struct {
+	mu    sync.RWMutex
+	convs map[string]map[*client]struct{}
+}
+
+var _ bot.Publisher = (*Hub)(nil)
+
+// NewHub returns an empty hub.
+func NewHub() *Hub { return &Hub{convs: map[string]map[*client]struct{}{}} }
+
+func (h *Hub) subscribe(conversationID string, c *client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	set, ok := h.convs[conversationID]
+	if !ok {
+		set = map[*client]struct{}{}
+		h.convs[conversationID] = set
+	}
+	set[c] = struct{}{}
+}
+
+func (h *Hub) unsubscribe(conversationID string, c *client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if set, ok := h.convs[conversationID]; ok {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(h.convs, conversationID)
+		}
+	}
+}
+
+// Publish delivers an event to every socket of the conversation. It never blocks: a socket whose
+// outgoing queue is full is disconnected (it will resume from its last seq when it reconnects).
+func (h *Hub) Publish(conversationID string, ev bot.Event) {
+	var frame []byte
+	var seq int64
+	switch {
+	case ev.Message != nil:
+		frame = mustJSON(messageFrameOf(ev.Message))
+		seq = ev.Message.Seq
+	case ev.Typing != nil:
+		if ev.Typing.From == bot.FromVisitor {
+			return // visitors do not need to see themselves typing in their other tabs
+		}
+		frame = mustJSON(typingFrame{Type: "typing", From: ev.Typing.From, On: ev.Typing.On})
+	default:
+		return
+	}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for c := range h.convs[conversationID] {
+		c.deliver(frame, seq)
+	}
+}
+
+// Clients returns how many sockets are connected.
+func (h *Hub) Clients() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	n := 0
+	for _, set := range h.convs {
+		n += len(set)
+	}
+	return n
+}
+
+// all returns every connected socket.
+func (h *Hub) all() []*client {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var out []*client
+	for _, set := range h.convs {
+		for c := range set {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// mustJSON marshals the server's own frame types, which cannot fail to encode.
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("web: encode frame: " + err.Error()) // a programming error in a frame type, never input
+	}
+	return b
+}

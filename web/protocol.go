@@ -1,0 +1,72 @@
+package web
+
+import (
+	"time"
+
+	"github.com/attune-chat/attune/store"
+)
+
+// Frames of the visitor protocol v1 (docs/protocol.md). Every frame is one JSON object with a type.
+
+// inFrame is any frame a visitor sends; fields unused by a type are ignored.
+type inFrame struct {
+	Type    string  `json:"type"`
+	Token   *string `json:"token"`
+	LastSeq *int64  `json:"last_seq"`
+	ID      string  `json:"id"`
+	Text    *string `json:"text"`
+	On      *bool   `json:"on"`
+}
+
+type welcomeFrame struct {
+	Type           string `json:"type"`
+	ConversationID string `json:"conversation_id"`
+	Token          string `json:"token"`
+	State          string `json:"state"`
+	Resumed        bool   `json:"resumed"`
+	MaxChars       int    `json:"max_chars"`
+}
+
+type ackFrame struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+	Seq  int64  `json:"seq"`
+}
+
+type messageFrame struct {
+	Type     string `json:"type"`
+	Seq      int64  `json:"seq"`
+	From     string `json:"from"`
+	Text     string `json:"text"`
+	At       string `json:"at"`
+	ClientID string `json:"client_id,omitempty"`
+}
+
+type typingFrame struct {
+	Type string `json:"type"`
+	From string `json:"from"`
+	On   bool   `json:"on"`
+}
+
+type errorFrame struct {
+	Type    string `json:"type"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	ID      string `json:"id,omitempty"`
+}
+
+// Error codes of error frames.
+const (
+	codeBadFrame    = "bad_frame"
+	codeUnknownType = "unknown_type"
+	codeTooLong     = "too_long"
+	codeRateLimited = "rate_limited"
+	codeNotReady    = "not_ready"
+	// codeUnavailable means the server could not store the message; it was not acknowledged and
+	// the client should send it again (with the same id) a little later.
+	codeUnavailable = "unavailable"
+)
+
+func messageFrameOf(m *store.Message) messageFrame {
+	return messageFrame{Type: "message", Seq: m.Seq, From: m.From, Text: m.Text, At: m.At.UTC().Format(time.RFC3339), ClientID: m.ClientID}
+}

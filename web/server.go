@@ -1,0 +1,225 @@
+// Package web is Attune's HTTP and websocket transport: the visitor socket protocol, the widget,
+// the demo page and the health endpoints, on echo and gorilla/websocket. Domain decisions happen in
+// bot; this package only moves frames and renders pages.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/attune-chat/attune/bot"
+	"github.com/attune-chat/attune/store"
+	"github.com/gorilla/websocket"
+	"github.com/labstack/echo/v4"
+)
+
+// Store is what the transport reads directly: conversations by token and their history.
+type Store interface {
+	CreateConversation(ctx context.Context, tokenHash []byte) (store.Conversation, error)
+	ConversationByToken(ctx context.Context, tokenHash []byte) (store.Conversation, error)
+	MessagesAfter(ctx context.Context, conversationID string, afterSeq int64, limit int) ([]store.Message, error)
+	Ping(ctx context.Context) error
+}
+
+// Options configure a Server. Engine, Store and Hub are required; zero durations take the
+// defaults of gorilla's chat example (pings every 54 s, a dead peer dropped after 60 s).
+type Options struct {
+	Engine *bot.Engine
+	Store  Store
+	Hub    *Hub
+	Logger *slog.Logger
+	Now    func() time.Time
+
+	PingPeriod time.Duration
+	PongWait   time.Duration
+	WriteWait  time.Duration
+	// ReadLimit is the hard size limit of one incoming frame in bytes; larger frames close the
+	// socket (1009) without being buffered. The soft limit in characters is widget.max_message_chars.
+	ReadLimit int64
+	// SendQueue is how many outgoing frames may wait for a slow socket before it is disconnected.
+	SendQueue int
+	// RateBurst messages may be sent at once, then RatePerSecond on average.
+	RateBurst     int
+	RatePerSecond float64
+}
+
+// Server serves the widget, the demo page and the visitor websocket.
+type Server struct {
+	opt      Options
+	engine   *bot.Engine
+	store    Store
+	hub      *Hub
+	log      *slog.Logger
+	now      func() time.Time
+	echo     *echo.Echo
+	upgrader websocket.Upgrader
+	assets   *assetSet
+
+	http         *http.Server
+	clients      sync.WaitGroup
+	shuttingDown atomic.Bool
+}
+
+// New builds a server; call Serve to run it.
+func New(opt Options) (*Server, error) {
+	if opt.Engine == nil || opt.Store == nil || opt.Hub == nil {
+		return nil, errors.New("web.New: Engine, Store and Hub are required")
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.PongWait == 0 {
+		opt.PongWait = 60 * time.Second
+	}
+	if opt.PingPeriod == 0 {
+		opt.PingPeriod = opt.PongWait * 9 / 10
+	}
+	if opt.WriteWait == 0 {
+		opt.WriteWait = 10 * time.Second
+	}
+	if opt.ReadLimit == 0 {
+		opt.ReadLimit = 64 << 10
+	}
+	if opt.SendQueue == 0 {
+		opt.SendQueue = 256
+	}
+	if opt.RateBurst == 0 {
+		opt.RateBurst = 10
+	}
+	if opt.RatePerSecond == 0 {
+		opt.RatePerSecond = 2
+	}
+	assets, err := loadAssets()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opt: opt, engine: opt.Engine, store: opt.Store, hub: opt.Hub, log: opt.Logger, now: opt.Now, assets: assets}
+	s.upgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024, CheckOrigin: s.checkOrigin}
+	s.echo = s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.httpError
+	e.Use(s.securityHeaders)
+	e.GET("/", s.handleDemo)
+	e.GET("/widget.js", s.handleWidgetJS)
+	e.GET("/widget/frame", s.handleFrame)
+	e.GET("/assets/:version/:name", s.handleAsset)
+	e.GET("/ws/visitor", s.handleVisitorSocket)
+	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	e.GET("/readyz", s.handleReady)
+	return e
+}
+
+// Handler exposes the routes, for tests and for embedding in another server.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Serve accepts connections on l until Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	s.http = &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	if err := s.http.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve http: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections, tells every socket to reconnect (close code 1001,
+// "going away"), lets queued frames flush, and waits for open requests, until ctx's deadline.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shuttingDown.Store(true)
+	var err error
+	if s.http != nil {
+		err = s.http.Shutdown(ctx) // does not wait for hijacked (websocket) connections
+	}
+	for _, c := range s.hub.all() {
+		c.close(websocket.CloseGoingAway, "server restarting; reconnect to resume")
+	}
+	done := make(chan struct{})
+	go func() { s.clients.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = errors.Join(err, fmt.Errorf("close sockets: %w", ctx.Err()))
+	}
+	return err
+}
+
+func (s *Server) handleReady(c echo.Context) error {
+	if s.shuttingDown.Load() {
+		return c.String(http.StatusServiceUnavailable, "shutting down\n")
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Warn("readiness: database unreachable", "error", err)
+		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
+	}
+	return c.String(http.StatusOK, "ready\n")
+}
+
+// checkOrigin accepts sockets from our own pages (the widget frame is served from this origin)
+// and from the configured allowed origins; with none configured, from anywhere.
+func (s *Server) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true // not a browser
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	allowed := s.engine.Understanding().Config.Widget.AllowedOrigins
+	if len(allowed) == 0 {
+		return true
+	}
+	for _, a := range allowed {
+		if strings.EqualFold(strings.TrimSuffix(a, "/"), origin) {
+			return true
+		}
+	}
+	s.log.Info("visitor socket refused: origin not allowed", "origin", origin)
+	return false
+}
+
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		return next(c)
+	}
+}
+
+// httpError renders errors as short text; internal details go to the log, never to the client.
+func (s *Server) httpError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	code, msg := http.StatusInternalServerError, "internal error"
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		code = he.Code
+		msg = fmt.Sprint(he.Message)
+	} else {
+		s.log.Error("http handler failed", "path", c.Path(), "error", err)
+	}
+	_ = c.String(code, msg+"\n")
+}

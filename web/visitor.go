@@ -1,0 +1,409 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/attune-chat/attune/bot"
+	"github.com/attune-chat/attune/store"
+	"github.com/gorilla/websocket"
+	"github.com/labstack/echo/v4"
+)
+
+// maxClientIDLen bounds client-chosen message ids; a UUID is 36 characters.
+const maxClientIDLen = 64
+
+// client is one visitor websocket. Following gorilla's chat example, one goroutine reads and one
+// writes; everything else talks to the writer through the buffered send channel.
+type client struct {
+	s    *Server
+	conn *websocket.Conn
+	send chan []byte
+	done chan struct{}
+	once sync.Once
+
+	closeCode   int
+	closeReason string
+
+	// Reader-goroutine state.
+	conversationID string
+	bucket         tokenBucket
+
+	// mu guards delivery of conversation messages: during the replay that follows hello, live
+	// messages are held back so that the visitor receives everything in seq order, once.
+	mu        sync.Mutex
+	replaying bool
+	held      []heldFrame
+	sentSeq   int64
+}
+
+type heldFrame struct {
+	frame []byte
+	seq   int64
+}
+
+func (s *Server) handleVisitorSocket(c echo.Context) error {
+	if s.shuttingDown.Load() {
+		return echo.NewHTTPError(503, "the server is restarting; reconnect in a few seconds")
+	}
+	conn, err := s.upgrader.Upgrade(c.Response(), c.Request(), nil)
+	if err != nil {
+		return nil // the upgrader has already answered with an HTTP error
+	}
+	cl := &client{s: s, conn: conn, send: make(chan []byte, s.opt.SendQueue), done: make(chan struct{}),
+		bucket: tokenBucket{capacity: float64(s.opt.RateBurst), perSecond: s.opt.RatePerSecond, tokens: float64(s.opt.RateBurst), last: s.now()}}
+	s.clients.Add(1)
+	go cl.writePump()
+	cl.readPump()
+	return nil
+}
+
+// deliver queues a frame of the conversation; seq > 0 marks stored messages, which are delivered
+// in order and at most once.
+func (c *client) deliver(frame []byte, seq int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if seq > 0 {
+		if c.replaying {
+			c.held = append(c.held, heldFrame{frame, seq})
+			return
+		}
+		if seq <= c.sentSeq {
+			return
+		}
+		c.sentSeq = seq
+	}
+	c.enqueue(frame)
+}
+
+// enqueue never blocks: a visitor too slow to take its frames is disconnected and resumes later.
+func (c *client) enqueue(frame []byte) {
+	select {
+	case c.send <- frame:
+	case <-c.done:
+	default:
+		c.close(websocket.CloseTryAgainLater, "too slow to receive; reconnect to resume")
+	}
+}
+
+func (c *client) sendFrame(v any) { c.enqueue(mustJSON(v)) }
+
+func (c *client) sendError(code, id, format string, args ...any) {
+	c.sendFrame(errorFrame{Type: "error", Code: code, ID: id, Message: fmt.Sprintf(format, args...)})
+}
+
+// close ends the connection with a close frame; safe to call more than once from any goroutine.
+func (c *client) close(code int, reason string) {
+	c.once.Do(func() {
+		c.closeCode, c.closeReason = code, reason
+		close(c.done)
+	})
+}
+
+func (c *client) readPump() {
+	s := c.s
+	defer func() {
+		if c.conversationID != "" {
+			s.hub.unsubscribe(c.conversationID, c)
+		}
+		c.close(websocket.CloseNormalClosure, "")
+	}()
+	c.conn.SetReadLimit(s.opt.ReadLimit)
+	_ = c.conn.SetReadDeadline(s.now().Add(s.opt.PongWait))
+	c.conn.SetPongHandler(func(string) error { return c.conn.SetReadDeadline(s.now().Add(s.opt.PongWait)) })
+	for {
+		kind, data, err := c.conn.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				s.log.Info("visitor frame over the hard size limit", "limit", s.opt.ReadLimit)
+			}
+			return
+		}
+		_ = c.conn.SetReadDeadline(s.now().Add(s.opt.PongWait))
+		if kind != websocket.TextMessage {
+			c.sendError(codeBadFrame, "", "binary frames are not supported; send each frame as a JSON text frame")
+			continue
+		}
+		c.handle(data)
+	}
+}
+
+func (c *client) handle(data []byte) {
+	var f inFrame
+	if err := json.Unmarshal(data, &f); err != nil {
+		c.sendError(codeBadFrame, "", "the frame is not a valid JSON object (%v); send one JSON object per text frame, e.g. {\"type\":\"message\",\"id\":\"1\",\"text\":\"hi\"}", jsonProblem(err))
+		return
+	}
+	switch f.Type {
+	case "":
+		c.sendError(codeBadFrame, f.ID, "the frame has no \"type\"; use hello, message or typing")
+	case "hello":
+		c.hello(f)
+	case "message":
+		c.message(f)
+	case "typing":
+		if c.conversationID == "" {
+			c.sendError(codeNotReady, "", "send hello before typing frames")
+			return
+		}
+		if f.On == nil {
+			c.sendError(codeBadFrame, "", "a typing frame needs \"on\": true or false")
+			return
+		}
+		c.s.hub.Publish(c.conversationID, bot.Event{Typing: &bot.Typing{From: bot.FromVisitor, On: *f.On}})
+	default:
+		c.sendError(codeUnknownType, f.ID, "unknown frame type %q; a visitor may send hello, message and typing", truncate(f.Type, 40))
+	}
+}
+
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("field %q must be a %s", te.Field, te.Type.Kind())
+	}
+	return "it must be a JSON object"
+}
+
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}
+
+func (c *client) hello(f inFrame) {
+	s := c.s
+	if c.conversationID != "" {
+		c.sendError(codeBadFrame, "", "hello was already accepted on this connection; send it once per connection")
+		return
+	}
+	var lastSeq int64
+	if f.LastSeq != nil {
+		lastSeq = *f.LastSeq
+	}
+	if lastSeq < 0 {
+		c.sendError(codeBadFrame, "", "last_seq must be 0 or the highest seq you have received")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	token, conv, resumed, err := s.openConversation(ctx, f.Token)
+	if err != nil {
+		s.log.Error("open conversation", "error", err)
+		c.sendError(codeUnavailable, "", "the server cannot open your conversation right now; reconnect in a few seconds")
+		return
+	}
+	if !resumed {
+		lastSeq = 0 // a fresh conversation: whatever the client had belongs to another one
+	}
+
+	c.mu.Lock()
+	c.conversationID = conv.ID
+	c.replaying = true
+	c.mu.Unlock()
+	// Subscribe before reading history: anything stored from now on is held, then merged in order.
+	s.hub.subscribe(conv.ID, c)
+	c.sendFrame(welcomeFrame{Type: "welcome", ConversationID: conv.ID, Token: token, State: conv.State, Resumed: resumed,
+		MaxChars: s.engine.Understanding().Config.Widget.MaxMessageChars})
+
+	err = c.replay(ctx, conv.ID, lastSeq)
+	if err != nil {
+		s.log.Error("replay conversation", "conversation", conv.ID, "error", err)
+		c.close(websocket.CloseInternalServerErr, "could not load your conversation; reconnect to try again")
+		return
+	}
+	if !resumed {
+		if err := s.engine.Greet(ctx, conv.ID); err != nil {
+			s.log.Error("greet", "conversation", conv.ID, "error", err)
+		}
+	}
+}
+
+// replay sends every stored message after lastSeq, then the live messages held meanwhile.
+func (c *client) replay(ctx context.Context, conversationID string, lastSeq int64) error {
+	const page = 500
+	sent := lastSeq
+	for {
+		msgs, err := c.s.store.MessagesAfter(ctx, conversationID, sent, page)
+		if err != nil {
+			c.mu.Lock()
+			c.replaying = false
+			c.mu.Unlock()
+			return err
+		}
+		for i := range msgs {
+			// History may be longer than the send queue: wait for the writer instead of dropping.
+			select {
+			case c.send <- mustJSON(messageFrameOf(&msgs[i])):
+			case <-c.done:
+				return nil
+			}
+			sent = msgs[i].Seq
+		}
+		if len(msgs) < page {
+			break
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sentSeq = sent
+	for _, h := range c.held {
+		if h.seq > c.sentSeq {
+			c.sentSeq = h.seq
+			c.enqueue(h.frame)
+		}
+	}
+	c.held, c.replaying = nil, false
+	return nil
+}
+
+// openConversation resumes the conversation of a valid, unexpired token, or starts a new one.
+func (s *Server) openConversation(ctx context.Context, token *string) (string, store.Conversation, bool, error) {
+	if token != nil && *token != "" && len(*token) <= 128 {
+		conv, err := s.store.ConversationByToken(ctx, hashToken(*token))
+		switch {
+		case err == nil && conv.UpdatedAt.After(s.now().Add(-s.engine.Understanding().Config.Retention())):
+			return *token, conv, true, nil
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return "", store.Conversation{}, false, err
+		}
+		// Unknown or expired: a new conversation, never an error loop.
+	}
+	fresh, err := newToken()
+	if err != nil {
+		return "", store.Conversation{}, false, err
+	}
+	conv, err := s.store.CreateConversation(ctx, hashToken(fresh))
+	if err != nil {
+		return "", store.Conversation{}, false, fmt.Errorf("create conversation: %w", err)
+	}
+	return fresh, conv, false, nil
+}
+
+// newToken returns a resume token with 256 random bits.
+func newToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random token: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// hashToken is what the store keeps: a leaked database does not hand out live conversations.
+func hashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+func (c *client) message(f inFrame) {
+	s := c.s
+	switch {
+	case c.conversationID == "":
+		c.sendError(codeNotReady, f.ID, "send hello before messages")
+		return
+	case f.ID == "":
+		c.sendError(codeBadFrame, "", "a message needs an \"id\": a unique string you choose, sent again unchanged when you resend")
+		return
+	case len(f.ID) > maxClientIDLen:
+		c.sendError(codeBadFrame, truncate(f.ID, 16), "the message id is longer than %d characters; use a shorter unique id such as a UUID", maxClientIDLen)
+		return
+	case f.Text == nil || strings.TrimSpace(*f.Text) == "":
+		c.sendError(codeBadFrame, f.ID, "the message has no \"text\"; send the text to deliver")
+		return
+	case !utf8.ValidString(*f.Text):
+		c.sendError(codeBadFrame, f.ID, "the text is not valid UTF-8")
+		return
+	}
+	limit := s.engine.Understanding().Config.Widget.MaxMessageChars
+	if n := utf8.RuneCountInString(*f.Text); n > limit {
+		c.sendError(codeTooLong, f.ID, "the message is %d characters long; the limit is %d. Shorten it or split it into several messages", n, limit)
+		return
+	}
+	if !c.bucket.allow(s.now()) {
+		c.sendError(codeRateLimited, f.ID, "too many messages in a short time; wait a few seconds and send it again (it was not stored)")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _, err := s.engine.Receive(ctx, c.conversationID, f.ID, *f.Text, func(saved store.Message, _ bool) {
+		c.sendFrame(ackFrame{Type: "ack", ID: f.ID, Seq: saved.Seq})
+	})
+	if err != nil {
+		s.log.Error("store visitor message", "conversation", c.conversationID, "error", err)
+		c.sendError(codeUnavailable, f.ID, "the message could not be saved and was not delivered; send it again in a few seconds")
+	}
+}
+
+func (c *client) writePump() {
+	s := c.s
+	ticker := time.NewTicker(s.opt.PingPeriod)
+	defer func() {
+		ticker.Stop()
+		_ = c.conn.Close()
+		s.clients.Done()
+	}()
+	for {
+		select {
+		case frame := <-c.send:
+			_ = c.conn.SetWriteDeadline(s.now().Add(s.opt.WriteWait))
+			if err := c.conn.WriteMessage(websocket.TextMessage, frame); err != nil {
+				c.close(websocket.CloseAbnormalClosure, "")
+				return
+			}
+		case <-ticker.C:
+			_ = c.conn.SetWriteDeadline(s.now().Add(s.opt.WriteWait))
+			if err := c.conn.WriteMessage(websocket.PingMessage, nil); err != nil {
+				c.close(websocket.CloseAbnormalClosure, "")
+				return
+			}
+		case <-c.done:
+			// Flush what is already queued (acks, replies) before saying goodbye.
+			for {
+				select {
+				case frame := <-c.send:
+					_ = c.conn.SetWriteDeadline(s.now().Add(s.opt.WriteWait))
+					if c.conn.WriteMessage(websocket.TextMessage, frame) != nil {
+						return
+					}
+					continue
+				default:
+				}
+				break
+			}
+			if c.closeCode != websocket.CloseAbnormalClosure {
+				_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(c.closeCode, c.closeReason), s.now().Add(s.opt.WriteWait))
+			}
+			return
+		}
+	}
+}
+
+// tokenBucket limits how fast one socket may send messages. Only the reader goroutine uses it.
+type tokenBucket struct {
+	capacity, perSecond, tokens float64
+	last                        time.Time
+}
+
+func (b *tokenBucket) allow(now time.Time) bool {
+	b.tokens = min(b.capacity, b.tokens+now.Sub(b.last).Seconds()*b.perSecond)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
