@@ -1,0 +1,174 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Conversation states.
+const (
+	StateBot    = "bot"    // the bot answers
+	StateQueued = "queued" // waiting for a human agent
+	StateAgent  = "agent"  // a human agent answers
+	StateClosed = "closed" // finished
+)
+
+// validStates lists the states SetState accepts; the schema has no CHECK so
+// that a new state is a code change, not a table rebuild.
+var validStates = map[string]bool{StateBot: true, StateQueued: true, StateAgent: true, StateClosed: true}
+
+// Conversation is one chat between a visitor and the business.
+type Conversation struct {
+	ID        string    `json:"id"`
+	VisitorID string    `json:"visitor_id"`
+	State     string    `json:"state"`
+	LastSeq   int64     `json:"last_seq"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"` // bumped by every appended message
+}
+
+const conversationColumns = `id, visitor_id, state, last_seq, created_at, updated_at`
+
+func scanConversation(row interface{ Scan(...any) error }) (Conversation, error) {
+	var c Conversation
+	var created, updated int64
+	if err := row.Scan(&c.ID, &c.VisitorID, &c.State, &c.LastSeq, &created, &updated); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return Conversation{}, ErrNotFound
+		}
+		return Conversation{}, translate(err)
+	}
+	c.CreatedAt, c.UpdatedAt = fromMillis(created), fromMillis(updated)
+	return c, nil
+}
+
+// tokenKey validates a resume token hash and returns its stored form.
+func tokenKey(tokenHash []byte) (string, error) {
+	if len(tokenHash) != 32 {
+		return "", fmt.Errorf("%w: token hash must be a 32-byte SHA-256 digest, got %d bytes", ErrInvalid, len(tokenHash))
+	}
+	return hex.EncodeToString(tokenHash), nil
+}
+
+// CreateConversation creates a visitor and a conversation in state "bot", remembering only the SHA-256 of the resume token (never the token).
+// A hash already in use gives ErrConflict.
+func (db *DB) CreateConversation(ctx context.Context, tokenHash []byte) (Conversation, error) {
+	key, err := tokenKey(tokenHash)
+	if err != nil {
+		return Conversation{}, fmt.Errorf("create conversation: %w", err)
+	}
+	var c Conversation
+	err = db.write(ctx, func(ctx context.Context, tx *wtx, now time.Time) error {
+		v := Conversation{ID: NewID(), VisitorID: NewID(), State: StateBot, CreatedAt: now, UpdatedAt: now}
+		if _, err := tx.ExecContext(ctx,
+			sqlInsertVisitor, v.VisitorID, toMillis(now)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx,
+			sqlInsertConversation,
+			v.ID, v.VisitorID, key, v.State, toMillis(now), toMillis(now)); err != nil {
+			return err
+		}
+		c = v
+		return nil
+	})
+	if err != nil {
+		return Conversation{}, fmt.Errorf("create conversation: %w", err)
+	}
+	return c, nil
+}
+
+// ConversationByToken returns the conversation whose resume token hashes to
+// tokenHash, or ErrNotFound.
+func (db *DB) ConversationByToken(ctx context.Context, tokenHash []byte) (Conversation, error) {
+	key, err := tokenKey(tokenHash)
+	if err != nil {
+		return Conversation{}, fmt.Errorf("conversation by token: %w", err)
+	}
+	if db.isShut.Load() {
+		return Conversation{}, ErrClosed
+	}
+	c, err := scanConversation(db.rdb.QueryRowContext(ctx,
+		`SELECT `+conversationColumns+` FROM conversations WHERE token_hash = ?`, key))
+	if err != nil {
+		return Conversation{}, fmt.Errorf("conversation by token: %w", err)
+	}
+	return c, nil
+}
+
+// Conversation returns the conversation with the given id, or ErrNotFound.
+func (db *DB) Conversation(ctx context.Context, id string) (Conversation, error) {
+	if db.isShut.Load() {
+		return Conversation{}, ErrClosed
+	}
+	c, err := scanConversation(db.rdb.QueryRowContext(ctx,
+		`SELECT `+conversationColumns+` FROM conversations WHERE id = ?`, id))
+	if err != nil {
+		return Conversation{}, fmt.Errorf("conversation %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// SetState moves a conversation to state (one of the State constants; others
+// give ErrInvalid) and bumps its UpdatedAt, since a state change is activity
+// for retention. A missing conversation gives ErrNotFound.
+func (db *DB) SetState(ctx context.Context, conversationID, state string) error {
+	if !validStates[state] {
+		return fmt.Errorf("set state of %s: %w: unknown state %q (want bot, queued, agent or closed)",
+			conversationID, ErrInvalid, state)
+	}
+	err := db.write(ctx, func(ctx context.Context, tx *wtx, now time.Time) error {
+		res, err := tx.ExecContext(ctx,
+			sqlSetState,
+			state, toMillis(now), conversationID)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("set state of %s: %w", conversationID, err)
+	}
+	return nil
+}
+
+// DeleteExpired deletes conversations (with their messages and decisions, and visitors left without conversations) whose UpdatedAt is before the cutoff; it returns how many conversations it deleted. Used for transcript retention.
+func (db *DB) DeleteExpired(ctx context.Context, before time.Time) (int, error) {
+	var deleted int
+	err := db.write(ctx, func(ctx context.Context, tx *wtx, _ time.Time) error {
+		// Messages and decisions go by ON DELETE CASCADE.
+		res, err := tx.ExecContext(ctx,
+			sqlDeleteExpired, toMillis(before))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx,
+			sqlDeleteOrphanVisitors); err != nil {
+			return err
+		}
+		deleted = int(n)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete conversations before %s: %w", before.UTC().Format(time.RFC3339), err)
+	}
+	if deleted > 0 {
+		db.log.Info("expired conversations deleted", "count", deleted)
+	}
+	return deleted, nil
+}
