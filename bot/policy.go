@@ -42,6 +42,9 @@ type dialogue struct {
 	// clarifying holds the labels offered by the last clarifying question, best first.
 	clarifying []string
 	turns      int
+	// owner is the conversation's state (bot, queued, agent, closed) as last loaded or set
+	// through the engine; it saves a database read on every turn.
+	owner string
 }
 
 // details is the free-form part of a decision record: the evidence behind the decision.
@@ -54,15 +57,16 @@ type details struct {
 
 // respond runs one bot turn for a stored visitor message.
 func (e *Engine) respond(ctx context.Context, c *conversation, m store.Message) error {
-	conv, err := e.store.Conversation(ctx, c.id)
-	if err != nil {
-		return fmt.Errorf("load conversation: %w", err)
-	}
-	if conv.State != store.StateBot {
-		return nil // a person owns the conversation, or it is closed: the bot stays silent
-	}
 	if c.state == nil {
+		conv, err := e.store.Conversation(ctx, c.id)
+		if err != nil {
+			return fmt.Errorf("load conversation: %w", err)
+		}
 		c.state = e.restore(ctx, c.id)
+		c.state.owner = conv.State
+	}
+	if c.state.owner != store.StateBot {
+		return nil // a person owns the conversation, or it is closed: the bot stays silent
 	}
 	e.pub.Publish(c.id, Event{Typing: &Typing{From: FromBot, On: true}})
 	defer e.pub.Publish(c.id, Event{Typing: &Typing{From: FromBot, On: false}})
@@ -70,7 +74,7 @@ func (e *Engine) respond(ctx context.Context, c *conversation, m store.Message) 
 	u := e.Understanding()
 	text, d := decide(u, c.state, m)
 	d.InReplyTo = m.Seq
-	_, err = e.appendBot(ctx, c, u.Config.Expand(text, e.now()), d)
+	_, err := e.appendBot(ctx, c, u.Config.Expand(text, e.now()), d)
 	return err
 }
 

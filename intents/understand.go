@@ -61,9 +61,18 @@ func (u *Understanding) Understand(text string) Match {
 	}
 	m.Intent, m.FAQ = u.topic(p.Label)
 	// Two real topics this close are a coin toss: asking costs one turn, a wrong answer costs trust.
-	if second := m.Runner; second.Label != "" && second.Label != nlu.OutOfScope &&
-		p.Top[0].Score-second.Score < u.Ambiguity && !isSmallTalk(p.Label) && !isSmallTalk(second.Label) {
-		m.Ambiguous = true
+	// Small talk and the out-of-scope class never make a topic ambiguous.
+	if isSmallTalk(p.Label) {
+		return m
+	}
+	for _, s := range p.Top[1:] {
+		if s.Label == nlu.OutOfScope || isSmallTalk(s.Label) {
+			continue
+		}
+		if p.Top[0].Score-s.Score < u.Ambiguity {
+			m.Ambiguous, m.Runner = true, s
+		}
+		break
 	}
 	return m
 }

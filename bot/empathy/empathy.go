@@ -1,0 +1,322 @@
+// Package empathy composes the bot's replies so that a feeling is acknowledged before the
+// answer, in proportion to it: nothing for a neutral question, a light touch for mild
+// annoyance, a real apology for the third failed attempt. It never repeats an acknowledgement
+// within a conversation and never promises what the business has not configured.
+package empathy
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/attune-chat/attune/intents"
+	"github.com/attune-chat/attune/intents/tone"
+)
+
+// Reply styles.
+const (
+	StyleNeutral     = "neutral"
+	StyleStepByStep  = "step_by_step"
+	StyleReassure    = "reassure"
+	StyleFastest     = "fastest"
+	StyleWarmClose   = "warm_close"
+	StyleAcknowledge = "acknowledge"
+)
+
+// Levels of acknowledgement, from none to a real apology.
+const (
+	LevelNone = iota
+	LevelLight
+	LevelReal
+	LevelStrong
+)
+
+// Input is everything the composer needs about one turn.
+type Input struct {
+	Tone       tone.Result
+	Trajectory tone.Trajectory
+	Signals    tone.Signals
+	// VisitorName personalises the acknowledgement when known.
+	VisitorName string
+	// Used holds the AckKey of every acknowledgement already sent in this conversation.
+	Used []string
+	// Business and Bot fill the {business} and {bot} placeholders of configured phrasing.
+	Business string
+	Bot      string
+}
+
+// Reply is the composed message.
+type Reply struct {
+	Text string `json:"text"`
+	// Ack is the acknowledgement put before the answer, "" when none was needed.
+	Ack string `json:"ack,omitempty"`
+	// AckKey identifies the acknowledgement; the caller adds it to Input.Used.
+	AckKey string `json:"ack_key,omitempty"`
+	// Tone is the tone acknowledged, "" when none.
+	Tone  string `json:"tone,omitempty"`
+	Level int    `json:"level"`
+	Style string `json:"style"`
+}
+
+// Composer turns answers into empathetic replies. It is immutable and safe for concurrent use.
+type Composer struct {
+	thresholds map[string]float64
+	acks       map[string][]string // tone -> configured variants, safe ones only
+}
+
+// New builds a composer from the business's tone section; empty fields fall back to defaults.
+// Configured acknowledgements that promise refunds, exceptions or compensation are ignored
+// (CheckAcknowledgement reports them so `attune check` can flag them).
+func New(cfg intents.ToneConfig) *Composer {
+	c := &Composer{thresholds: map[string]float64{}, acks: map[string][]string{}}
+	for _, t := range tone.Tones {
+		c.thresholds[t] = tone.DecisionPoint
+	}
+	for t, v := range cfg.Thresholds {
+		if v > 0 && v <= 1 {
+			c.thresholds[t] = v
+		}
+	}
+	for t, vs := range cfg.Acknowledgements {
+		for _, v := range vs {
+			if strings.TrimSpace(v.Text) != "" && CheckAcknowledgement(v.Text) == nil {
+				c.acks[t] = append(c.acks[t], v.Text)
+			}
+		}
+	}
+	return c
+}
+
+var promise = regexp.MustCompile(`(?i)\b(refund|reimburs|compensat|guarantee|free of charge|for free|waive|exception|credit (it|you|your)|we will make it up|money back)`)
+
+// CheckAcknowledgement rejects phrasing that promises something only a person can grant.
+func CheckAcknowledgement(text string) error {
+	if m := promise.FindString(text); m != "" {
+		return fmt.Errorf("acknowledgement promises %q; the bot must not promise refunds, exceptions or compensation, leave that to a person", m)
+	}
+	return nil
+}
+
+// Compose puts an acknowledgement in proportion to the tone before answer (already
+// placeholder-expanded) and adapts the style.
+func (c *Composer) Compose(in Input, answer string) Reply {
+	answer = strings.TrimSpace(answer)
+	t, score := c.activeTone(in)
+	level := c.level(in, t, score)
+	r := Reply{Style: StyleNeutral, Level: level}
+	if t == "" || level == LevelNone {
+		r.Text = answer
+		return r
+	}
+	r.Tone = t
+	r.Ack, r.AckKey = c.pickAck(in, t, level)
+	parts := []string{}
+	if r.Ack != "" {
+		parts = append(parts, r.Ack)
+	}
+	switch t {
+	case "confusion":
+		r.Style = StyleStepByStep
+		parts = append(parts, steps(answer))
+	case "anxiety":
+		r.Style = StyleReassure
+		parts = append(parts, answer, nextStep(in))
+	case "urgency":
+		r.Style = StyleFastest
+		parts = append(parts, answer)
+		if level >= LevelReal {
+			parts = append(parts, "If this can't wait, say \"person\" and I'll bring in someone from the team now.")
+		}
+	case "delight":
+		r.Style = StyleWarmClose
+		parts = append(parts, answer, "Anything else I can help with?")
+	default: // frustration
+		r.Style = StyleAcknowledge
+		parts = append(parts, answer)
+		if level >= LevelReal && !in.Signals.AskedForPerson {
+			parts = append(parts, "If you'd rather talk to a person, just say so and I'll bring someone in.")
+		}
+	}
+	r.Text = join(parts)
+	return r
+}
+
+// activeTone picks the tone to acknowledge: the one furthest past its threshold, and
+// frustration when the conversation itself is failing even if the wording is polite.
+func (c *Composer) activeTone(in Input) (string, float64) {
+	best, bestMargin, bestScore := "", 0.0, 0.0
+	for _, t := range tone.Tones {
+		s := in.Tone.Scores[t]
+		th := c.thresholds[t]
+		if s >= th && s-th >= bestMargin {
+			best, bestMargin, bestScore = t, s-th, s
+		}
+	}
+	if best == "" && (in.Signals.Repeated || in.Signals.NotWhatIAsked || in.Signals.UnresolvedStreak >= 2) {
+		return "frustration", in.Tone.Scores["frustration"]
+	}
+	return best, bestScore
+}
+
+// level sizes the acknowledgement: the message's own strength, raised by how the conversation
+// has gone (asked again, rejected an answer, several unresolved turns).
+func (c *Composer) level(in Input, t string, score float64) int {
+	if t == "" {
+		return LevelNone
+	}
+	lvl := LevelLight
+	if score >= 0.8 {
+		lvl = LevelReal
+	}
+	if t == "frustration" || t == "anxiety" {
+		if in.Signals.Escalating() && lvl < LevelReal {
+			lvl = LevelReal
+		}
+		if in.Signals.Asks >= 3 || in.Signals.UnresolvedStreak >= 3 || (score >= 0.9 && in.Signals.Escalating()) {
+			lvl = LevelStrong
+		}
+	}
+	if t == "delight" || t == "confusion" || t == "urgency" {
+		lvl = min(lvl, LevelReal)
+	}
+	return lvl
+}
+
+func (c *Composer) pickAck(in Input, t string, level int) (string, string) {
+	used := map[string]bool{}
+	for _, u := range in.Used {
+		used[u] = true
+	}
+	try := func(key, text string) (string, string, bool) {
+		if used[key] || text == "" {
+			return "", "", false
+		}
+		return fill(text, in), key, true
+	}
+	// The business's own phrasing wins; defaults follow so a conversation never runs dry.
+	for i, v := range c.acks[t] {
+		if a, k, ok := try(fmt.Sprintf("%s.cfg.%d", t, i), v); ok {
+			return a, k
+		}
+	}
+	for l := level; l >= LevelLight; l-- {
+		for i, v := range defaults[t][l] {
+			if a, k, ok := try(fmt.Sprintf("%s.%d.%d", t, l, i), v); ok {
+				return a, k
+			}
+		}
+	}
+	return "", ""
+}
+
+var numberWords = []string{"", "once", "twice", "three times", "four times", "five times"}
+
+// fill expands {name}, {asks}, {business} and {bot}; without a name the address is dropped.
+func fill(text string, in Input) string {
+	name := strings.TrimSpace(in.VisitorName)
+	if name == "" {
+		for _, p := range []string{", {name},", ", {name}", "{name}, ", " {name}", "{name}"} {
+			text = strings.ReplaceAll(text, p, map[bool]string{true: ",", false: ""}[p == ", {name},"])
+		}
+		text = capitalise(text)
+	} else {
+		text = strings.ReplaceAll(text, "{name}", name)
+	}
+	asks := "again"
+	if a := in.Signals.Asks; a >= 2 && a < len(numberWords) {
+		asks = numberWords[a]
+	} else if a >= len(numberWords) {
+		asks = "so many times"
+	}
+	r := strings.NewReplacer("{asks}", asks, "{business}", orDefault(in.Business, "our team"), "{bot}", orDefault(in.Bot, "I"))
+	return r.Replace(text)
+}
+
+func orDefault(s, d string) string {
+	if strings.TrimSpace(s) == "" {
+		return d
+	}
+	return s
+}
+
+func capitalise(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+var sentenceEnd = regexp.MustCompile(`([.!?])\s+`)
+
+// steps lays an answer of several sentences out as numbered steps; a one-sentence answer is
+// already one step.
+func steps(answer string) string {
+	if strings.Contains(answer, "\n1.") || strings.HasPrefix(answer, "1.") {
+		return answer
+	}
+	marked := sentenceEnd.ReplaceAllString(answer, "$1\x00")
+	var parts []string
+	for _, p := range strings.Split(marked, "\x00") {
+		if p = strings.TrimSpace(p); p != "" {
+			parts = append(parts, p)
+		}
+	}
+	if len(parts) < 2 {
+		return answer
+	}
+	var b strings.Builder
+	b.WriteString("Step by step:")
+	for i, p := range parts {
+		fmt.Fprintf(&b, "\n%d. %s", i+1, p)
+	}
+	return b.String()
+}
+
+// nextStep gives an anxious visitor one concrete thing that happens next, without promising an
+// outcome only a person can decide.
+func nextStep(in Input) string {
+	if in.Signals.AskedForPerson {
+		return ""
+	}
+	return "If anything still looks wrong, tell me and I'll bring in someone from the team to check it with you."
+}
+
+func join(parts []string) string {
+	var out []string
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, "\n\n")
+}
+
+// defaults[tone][level] are the built-in acknowledgements. None promises an outcome.
+var defaults = map[string][][]string{
+	"frustration": {
+		LevelLight: {"I understand, {name}, let's sort this out.", "Fair point, {name}.", "Got it, {name}, let's get this fixed."},
+		LevelReal: {"I'm sorry this has been frustrating, {name}.", "I'm sorry, {name}, that's not the experience you should have.",
+			"I hear you, {name}, and I'm sorry for the hassle."},
+		LevelStrong: {"I'm really sorry you've had to ask {asks}, {name}. Let's get you a proper answer.",
+			"I'm truly sorry, {name}; you've been more than patient.", "I'm very sorry it has taken this long, {name}."},
+	},
+	"confusion": {
+		LevelLight: {"No problem, {name}, let me make it clearer.", "Good question, {name}.", "Let me explain it differently."},
+		LevelReal:  {"Sorry for the confusion, {name}; let's go through it together.", "That's understandably confusing, {name}. Here it is one step at a time."},
+	},
+	"anxiety": {
+		LevelLight: {"I understand the concern, {name}.", "Don't worry, {name}, let's look at this together.", "That's a fair thing to check, {name}."},
+		LevelReal: {"I understand this is worrying, {name}; let's check it together.", "I can see why that's stressful, {name}.",
+			"That sounds worrying, {name}; here is what we can do."},
+		LevelStrong: {"I'm sorry, {name}, I know this is stressful. Here is exactly what happens next.", "I understand how worrying this is, {name}."},
+	},
+	"urgency": {
+		LevelLight: {"Right away, {name}.", "Quick answer, {name}:", "Let's be quick, {name}."},
+		LevelReal:  {"Understood, {name}, this is urgent. Fastest route first:", "I'll keep this short, {name}:"},
+	},
+	"delight": {
+		LevelLight: {"Glad to hear it, {name}!", "Great, {name}!", "Happy that helped, {name}!"},
+		LevelReal:  {"That's great news, {name}, thanks for letting me know!", "Wonderful, {name}! Glad it's sorted."},
+	},
+}

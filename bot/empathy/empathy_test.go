@@ -1,0 +1,148 @@
+package empathy
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/attune-chat/attune/intents"
+	"github.com/attune-chat/attune/intents/tone"
+)
+
+var analyzer = tone.New()
+
+type step struct {
+	text     string
+	intent   string
+	resolved bool
+	// want
+	style    string
+	ack      bool
+	minLevel int
+	dominant string // running trajectory dominant after the turn, "" to skip
+}
+
+// Each script is one conversation: the tone trajectory and the reply style after every turn.
+func TestConversationScenarios(t *testing.T) {
+	scripts := map[string][]step{
+		"question repeated three times after unhelpful answers": {
+			{text: "How do I change my delivery address?", intent: "change_address", resolved: true, style: StyleNeutral},
+			{text: "I asked how to change the delivery address for my order", intent: "change_address", resolved: true, style: StyleAcknowledge, ack: true, minLevel: LevelReal},
+			{text: "Third time: how do I change the delivery address on my order?!", intent: "change_address", resolved: true, style: StyleAcknowledge, ack: true, minLevel: LevelStrong, dominant: "frustration"},
+		},
+		"urgent flight": {
+			{text: "URGENT my flight is at 6am and my booking vanished", intent: "booking_lookup", resolved: true, style: StyleFastest, ack: true, minLevel: LevelReal, dominant: "urgency"},
+		},
+		"thanks that fixed it": {
+			{text: "My invoice is missing", intent: "invoice", resolved: true},
+			{text: "thanks, that fixed it!", intent: "thanks", resolved: true, style: StyleWarmClose, ack: true, minLevel: LevelLight},
+		},
+		"thanks for nothing": {
+			{text: "Where is my parcel?", intent: "tracking", resolved: true, style: StyleNeutral},
+			{text: "thanks for nothing", intent: "", resolved: false, style: StyleAcknowledge, ack: true, minLevel: LevelReal},
+		},
+		"not worried just curious": {
+			{text: "I'm not worried, just curious how refunds work", intent: "refund_policy", resolved: true, style: StyleNeutral, dominant: tone.Neutral},
+		},
+		"neutral password question": {
+			{text: "How do I reset my password?", intent: "password_reset", resolved: true, style: StyleNeutral, dominant: tone.Neutral},
+		},
+		"confused visitor": {
+			{text: "I'm confused, where do I find the invoice?", intent: "invoice", resolved: true, style: StyleStepByStep, ack: true, minLevel: LevelLight},
+		},
+	}
+	c := New(intents.ToneConfig{})
+	for name, script := range scripts {
+		t.Run(name, func(t *testing.T) {
+			var traj tone.Trajectory
+			var used []string
+			for i, st := range script {
+				res := analyzer.Analyze(st.text)
+				sig := traj.Observe(tone.Turn{Text: st.text, Result: res, Intent: st.intent, Resolved: st.resolved})
+				rep := c.Compose(Input{Tone: res, Trajectory: traj, Signals: sig, VisitorName: "Sam", Used: used}, "Here is how: open Settings. Then choose Address.")
+				if st.style != "" && rep.Style != st.style {
+					t.Errorf("turn %d %q: style %s, want %s (scores %v, signals %+v)", i, st.text, rep.Style, st.style, res.Scores, sig)
+				}
+				if st.style != "" && (rep.Ack != "") != st.ack {
+					t.Errorf("turn %d %q: ack %q, want ack=%v", i, st.text, rep.Ack, st.ack)
+				}
+				if rep.Level < st.minLevel {
+					t.Errorf("turn %d %q: level %d, want >= %d", i, st.text, rep.Level, st.minLevel)
+				}
+				if st.dominant != "" && traj.Dominant() != st.dominant {
+					t.Errorf("turn %d %q: trajectory dominant %s, want %s (%v)", i, st.text, traj.Dominant(), st.dominant, traj.Tones)
+				}
+				if rep.Ack != "" {
+					if !strings.HasPrefix(rep.Text, rep.Ack) {
+						t.Errorf("turn %d: acknowledgement must come first: %q", i, rep.Text)
+					}
+					for _, u := range used {
+						if u == rep.AckKey {
+							t.Errorf("turn %d: acknowledgement %s repeated", i, u)
+						}
+					}
+					used = append(used, rep.AckKey)
+				}
+				if err := CheckAcknowledgement(rep.Text); err != nil {
+					t.Errorf("turn %d: %v", i, err)
+				}
+			}
+		})
+	}
+}
+
+func TestRepeatedAsksArePersonalised(t *testing.T) {
+	c := New(intents.ToneConfig{})
+	in := Input{Tone: analyzer.Analyze("third time asking, still waiting"), Signals: tone.Signals{Repeated: true, Asks: 3, UnresolvedStreak: 3}, VisitorName: "Ana"}
+	r := c.Compose(in, "Your order ships today.")
+	if !strings.Contains(r.Ack, "three times") || !strings.Contains(r.Ack, "Ana") || r.Level != LevelStrong {
+		t.Errorf("ack %q level %d: want a strong, personalised acknowledgement", r.Ack, r.Level)
+	}
+}
+
+func TestNeverSameAckTwice(t *testing.T) {
+	c := New(intents.ToneConfig{})
+	in := Input{Tone: analyzer.Analyze("this is so frustrating, still not working")}
+	seen := map[string]bool{}
+	for i := 0; i < 12; i++ {
+		r := c.Compose(in, "Try again.")
+		if r.AckKey == "" {
+			continue
+		}
+		if seen[r.AckKey] || seen[r.Ack] {
+			t.Fatalf("acknowledgement %q repeated", r.Ack)
+		}
+		seen[r.AckKey], seen[r.Ack] = true, true
+		in.Used = append(in.Used, r.AckKey)
+	}
+	if len(seen) == 0 {
+		t.Fatal("no acknowledgement at all for a frustrated message")
+	}
+}
+
+func TestConfiguredPhrasingAndPromises(t *testing.T) {
+	cfg := intents.ToneConfig{
+		Thresholds: map[string]float64{"frustration": 0.6},
+		Acknowledgements: map[string]intents.Variants{
+			"frustration": {{Text: "We'll refund you right away, {name}."}, {Text: "Sorry about that, {name}, {business} is on it."}},
+		},
+	}
+	c := New(cfg)
+	r := c.Compose(Input{Tone: analyzer.Analyze("still waiting, this is unacceptable"), Business: "Acme"}, "Your parcel left the depot.")
+	if r.Ack != "Sorry about that, Acme is on it." {
+		t.Errorf("ack %q: want the configured, promise-free variant without a name", r.Ack)
+	}
+	if CheckAcknowledgement("We'll refund you right away") == nil {
+		t.Error("a refund promise must be rejected")
+	}
+}
+
+func TestStepByStep(t *testing.T) {
+	got := steps("Open Settings. Choose Billing. Download the invoice.")
+	want := "Step by step:\n1. Open Settings.\n2. Choose Billing.\n3. Download the invoice."
+	if got != want {
+		t.Errorf("steps = %q, want %q", got, want)
+	}
+	if one := steps("Open Settings."); one != "Open Settings." {
+		t.Errorf("one sentence became %q", one)
+	}
+}
