@@ -93,7 +93,7 @@ func New(opt Options) (*Server, error) {
 		opt.ReadLimit = 64 << 10
 	}
 	if opt.SendQueue == 0 {
-		opt.SendQueue = 256
+		opt.SendQueue = 64
 	}
 	if opt.RateBurst == 0 {
 		opt.RateBurst = 10
@@ -106,7 +106,9 @@ func New(opt Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opt: opt, engine: opt.Engine, store: opt.Store, hub: opt.Hub, log: opt.Logger, now: opt.Now, assets: assets}
-	s.upgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024, CheckOrigin: s.checkOrigin}
+	// Idle sockets are the common case (a widget open in a background tab): sharing write buffers
+	// through a pool means an idle socket holds none.
+	s.upgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{}, CheckOrigin: s.checkOrigin}
 	s.echo = s.routes()
 	return s, nil
 }

@@ -258,6 +258,13 @@ func (c *client) replay(ctx context.Context, conversationID string, lastSeq int6
 			break
 		}
 	}
+	c.finishReplay(sent)
+	return nil
+}
+
+// finishReplay records that history up to sent was queued, then releases the live messages held
+// meanwhile, skipping those the history already contained.
+func (c *client) finishReplay(sent int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.sentSeq = sent
@@ -268,7 +275,6 @@ func (c *client) replay(ctx context.Context, conversationID string, lastSeq int6
 		}
 	}
 	c.held, c.replaying = nil, false
-	return nil
 }
 
 // openConversation resumes the conversation of a valid, unexpired token, or starts a new one.
