@@ -13,7 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/attune-chat/attune/bot/empathy"
 	"github.com/attune-chat/attune/intents"
+	"github.com/attune-chat/attune/intents/tone"
 	"github.com/attune-chat/attune/store"
 )
 
@@ -62,8 +64,10 @@ type Options struct {
 	Store         Store
 	Publisher     Publisher
 	Understanding *intents.Understanding
-	Logger        *slog.Logger
-	Now           func() time.Time
+	// Tone analyses how visitors feel; nil builds the default analyzer.
+	Tone   *tone.Analyzer
+	Logger *slog.Logger
+	Now    func() time.Time
 	// IdleEvict drops the in-memory state of conversations idle this long (rebuilt on demand).
 	IdleEvict time.Duration
 }
@@ -75,7 +79,8 @@ type Engine struct {
 	log       *slog.Logger
 	now       func() time.Time
 	idleEvict time.Duration
-	und       atomic.Pointer[intents.Understanding]
+	tone      *tone.Analyzer
+	know      atomic.Pointer[knowledge]
 
 	mu      sync.Mutex
 	convs   map[string]*conversation
@@ -88,7 +93,10 @@ func New(opt Options) (*Engine, error) {
 	if opt.Store == nil || opt.Publisher == nil || opt.Understanding == nil {
 		return nil, errors.New("bot.New: Store, Publisher and Understanding are required")
 	}
-	e := &Engine{store: opt.Store, pub: opt.Publisher, log: opt.Logger, now: opt.Now, idleEvict: opt.IdleEvict, convs: map[string]*conversation{}}
+	e := &Engine{store: opt.Store, pub: opt.Publisher, log: opt.Logger, now: opt.Now, idleEvict: opt.IdleEvict, tone: opt.Tone, convs: map[string]*conversation{}}
+	if e.tone == nil {
+		e.tone = tone.New()
+	}
 	if e.log == nil {
 		e.log = slog.Default()
 	}
@@ -98,15 +106,23 @@ func New(opt Options) (*Engine, error) {
 	if e.idleEvict == 0 {
 		e.idleEvict = 30 * time.Minute
 	}
-	e.und.Store(opt.Understanding)
+	e.SetUnderstanding(opt.Understanding)
 	return e, nil
 }
 
+// knowledge is everything derived from one configuration, swapped as a whole on reload.
+type knowledge struct {
+	und      *intents.Understanding
+	composer *empathy.Composer
+}
+
 // SetUnderstanding swaps in a reloaded configuration; turns already running finish with the old one.
-func (e *Engine) SetUnderstanding(u *intents.Understanding) { e.und.Store(u) }
+func (e *Engine) SetUnderstanding(u *intents.Understanding) {
+	e.know.Store(&knowledge{und: u, composer: empathy.New(u.Config.Tone)})
+}
 
 // Understanding returns the configuration in force.
-func (e *Engine) Understanding() *intents.Understanding { return e.und.Load() }
+func (e *Engine) Understanding() *intents.Understanding { return e.know.Load().und }
 
 // conversation is the engine's in-memory view of one conversation. Its mutex serialises every
 // append and publish of the conversation, so that watchers see messages in seq order, and its

@@ -282,3 +282,32 @@ func TestClarifyThenAffirm(t *testing.T) {
 		t.Fatalf("after yes: rule %q intent %q (offered %q) reply %q", d.Rule, d.Intent, offered, reply.Text)
 	}
 }
+
+func replyDetails(t *testing.T, d store.Decision) (ack, style, dominant string) {
+	t.Helper()
+	var det struct {
+		Tone  struct{ Dominant string } `json:"tone"`
+		Reply struct{ Ack, Style string } `json:"reply"`
+	}
+	if err := json.Unmarshal(d.Details, &det); err != nil {
+		t.Fatal(err)
+	}
+	return det.Reply.Ack, det.Reply.Style, det.Tone.Dominant
+}
+
+func TestRepliesAcknowledgeFeelingsInProportion(t *testing.T) {
+	f := newFixture(t)
+	reply, d := f.say(t, "a", "where is my order")
+	if ack, _, _ := replyDetails(t, d); ack != "" || !strings.HasPrefix(reply.Text, "Track your order") {
+		t.Fatalf("a neutral question got an acknowledgement %q: %q", ack, reply.Text)
+	}
+	reply, d = f.say(t, "b", "where is my order?? this is ridiculous")
+	ack, _, dominant := replyDetails(t, d)
+	if dominant != "frustration" || ack == "" || !strings.HasPrefix(reply.Text, ack) || !strings.Contains(reply.Text, "Track your order") {
+		t.Fatalf("frustrated repeat: dominant %q ack %q reply %q", dominant, ack, reply.Text)
+	}
+	_, d2 := f.say(t, "c", "seriously, where is my order, this is ridiculous")
+	if ack2, _, _ := replyDetails(t, d2); ack2 != "" && ack2 == ack {
+		t.Fatalf("the same acknowledgement %q was used twice", ack)
+	}
+}

@@ -7,7 +7,9 @@ import (
 	"hash/fnv"
 	"strings"
 
+	"github.com/attune-chat/attune/bot/empathy"
 	"github.com/attune-chat/attune/intents"
+	"github.com/attune-chat/attune/intents/tone"
 	"github.com/attune-chat/attune/store"
 )
 
@@ -45,14 +47,24 @@ type dialogue struct {
 	// owner is the conversation's state (bot, queued, agent, closed) as last loaded or set
 	// through the engine; it saves a database read on every turn.
 	owner string
+	// trajectory is how the visitor's tone has moved over the conversation.
+	trajectory tone.Trajectory
+	// acks are the acknowledgements already used: never say the same one twice.
+	acks []string
 }
 
-// details is the free-form part of a decision record: the evidence behind the decision.
+// details is the free-form part of a decision record: the evidence behind the decision, kept so
+// that a business (and later an agent) can see why the bot said what it said.
 type details struct {
-	Match      *intents.Match `json:"match,omitempty"`
-	Threshold  float64        `json:"threshold,omitempty"`
-	Clarifying []string       `json:"clarifying,omitempty"`
-	Unresolved int            `json:"unresolved"`
+	Match      *intents.Match   `json:"match,omitempty"`
+	Threshold  float64          `json:"threshold,omitempty"`
+	Clarifying []string         `json:"clarifying,omitempty"`
+	Unresolved int              `json:"unresolved"`
+	Tone       *tone.Result     `json:"tone,omitempty"`
+	Signals    *tone.Signals    `json:"signals,omitempty"`
+	Trajectory *tone.Trajectory `json:"trajectory,omitempty"`
+	Reply      *empathy.Reply   `json:"reply,omitempty"`
+	Acks       []string         `json:"acks,omitempty"`
 }
 
 // respond runs one bot turn for a stored visitor message.
@@ -71,29 +83,67 @@ func (e *Engine) respond(ctx context.Context, c *conversation, m store.Message) 
 	e.pub.Publish(c.id, Event{Typing: &Typing{From: FromBot, On: true}})
 	defer e.pub.Publish(c.id, Event{Typing: &Typing{From: FromBot, On: false}})
 
-	u := e.Understanding()
-	text, d := decide(u, c.state, m)
+	text, d := e.decide(e.know.Load(), c.state, m)
 	d.InReplyTo = m.Seq
-	_, err := e.appendBot(ctx, c, u.Config.Expand(text, e.now()), d)
+	_, err := e.appendBot(ctx, c, text, d)
 	return err
 }
 
-// decide is the policy: given what was understood, answer, clarify, fall back or point to a person.
-func decide(u *intents.Understanding, st *dialogue, m store.Message) (string, store.Decision) {
-	cfg := u.Config
+// personOffer is what the bot can honestly offer an upset visitor while hand-off to agents is
+// not part of the server: the team's direct contact details.
+const personOffer = "If you'd rather talk to a person, just say so and I'll give you the team's direct contact details."
+
+// outcome is what the policy chose, before the reply is composed.
+type outcome struct {
+	text, source, rule, label string
+	confidence                float64
+}
+
+// decide runs the whole turn: understand, choose, then acknowledge the feeling and record why.
+func (e *Engine) decide(k *knowledge, st *dialogue, m store.Message) (string, store.Decision) {
+	u, cfg := k.und, k.und.Config
 	match := u.Understand(m.Text)
+	out := choose(u, st, m, match)
+	text := cfg.Expand(out.text, e.now())
+	det := details{Match: &match, Threshold: u.Threshold, Clarifying: st.clarifying, Unresolved: st.unresolved}
+
+	if cfg.ToneEnabled() {
+		result := e.tone.Analyze(m.Text)
+		intent := ""
+		if match.InScope {
+			intent = match.Prediction.Label
+		}
+		resolved := out.source == SourceIntent || out.source == SourceFAQ || out.source == SourceBuiltin
+		signals := st.trajectory.Observe(tone.Turn{Text: m.Text, Result: result, Intent: intent, Resolved: resolved})
+		offer := personOffer
+		if out.source == SourceFallback || out.source == SourceContact {
+			offer = "" // the reply already says how to reach a person
+		}
+		reply := k.composer.Compose(empathy.Input{Tone: result, Trajectory: st.trajectory, Signals: signals,
+			Used: st.acks, Business: cfg.Business.Name, Bot: cfg.BotName(), Offer: offer}, text)
+		if reply.AckKey != "" {
+			st.acks = append(st.acks, reply.AckKey)
+		}
+		text = reply.Text
+		traj := st.trajectory
+		det.Tone, det.Signals, det.Trajectory, det.Reply, det.Acks = &result, &signals, &traj, &reply, st.acks
+	}
+	raw, _ := json.Marshal(det)
+	return text, store.Decision{ConversationID: m.ConversationID, Intent: out.label, Confidence: out.confidence,
+		Source: out.source, Rule: out.rule, Details: raw}
+}
+
+// choose is the policy: given what was understood, answer, clarify, fall back or point to a person.
+func choose(u *intents.Understanding, st *dialogue, m store.Message, match intents.Match) outcome {
+	cfg := u.Config
 	st.turns++
 	offered := st.clarifying
 	st.clarifying = nil
-	det := details{Match: &match, Threshold: u.Threshold}
-	decision := func(source, rule string, label string, conf float64) store.Decision {
-		det.Unresolved = st.unresolved
-		det.Clarifying = st.clarifying
-		raw, _ := json.Marshal(det)
-		return store.Decision{ConversationID: m.ConversationID, Intent: label, Confidence: conf, Source: source, Rule: rule, Details: raw}
-	}
 	seed := m.ConversationID
 	label, conf := match.Prediction.Label, match.Prediction.Confidence
+	o := func(text, source, rule string) outcome {
+		return outcome{text: text, source: source, rule: rule, label: label, confidence: conf}
+	}
 
 	// An answer to our own clarifying question.
 	if len(offered) > 0 && match.InScope && match.Intent != nil {
@@ -101,10 +151,11 @@ func decide(u *intents.Understanding, st *dialogue, m store.Message) (string, st
 		case intents.IntentAffirm:
 			if text, src, ok := answerFor(u, offered[0], seed, st.turns); ok {
 				st.unresolved = 0
-				return text, decision(src, RuleClarifyConfirmed, offered[0], conf)
+				label = offered[0]
+				return o(text, src, RuleClarifyConfirmed)
 			}
 		case intents.IntentDeny:
-			return "No problem — could you tell me a little more about what you need?", decision(SourceClarify, RuleClarifyDeclined, label, conf)
+			return o("No problem — could you tell me a little more about what you need?", SourceClarify, RuleClarifyDeclined)
 		}
 	}
 
@@ -112,22 +163,20 @@ func decide(u *intents.Understanding, st *dialogue, m store.Message) (string, st
 		st.unresolved++
 		if st.unresolved >= cfg.Handoff.MaxUnresolvedTurns {
 			st.unresolved = 0
-			return "I'm sorry — I haven't been able to help with this. " + contactText(cfg),
-				decision(SourceContact, RuleUnresolvedLimit, label, conf)
+			return o("I'm sorry — I haven't been able to help with this. "+contactText(cfg), SourceContact, RuleUnresolvedLimit)
 		}
-		return pick(cfg.Persona.Fallback, seed, st.turns), decision(SourceFallback, RuleBelowThreshold, label, conf)
+		return o(pick(cfg.Persona.Fallback, seed, st.turns), SourceFallback, RuleBelowThreshold)
 	}
 
 	if match.Ambiguous {
 		st.clarifying = []string{match.Prediction.Top[0].Label, match.Runner.Label}
 		options := fmt.Sprintf("%q or %q", u.Describe(st.clarifying[0]), u.Describe(st.clarifying[1]))
-		text := strings.ReplaceAll(pick(cfg.Persona.Clarify, seed, st.turns), "{options}", options)
-		return text, decision(SourceClarify, RuleAmbiguous, label, conf)
+		return o(strings.ReplaceAll(pick(cfg.Persona.Clarify, seed, st.turns), "{options}", options), SourceClarify, RuleAmbiguous)
 	}
 
 	if match.Intent != nil && match.Intent.Name == intents.IntentHuman {
 		st.unresolved = 0
-		return contactText(cfg), decision(SourceContact, RuleAskedForPerson, label, conf)
+		return o(contactText(cfg), SourceContact, RuleAskedForPerson)
 	}
 	if match.Intent != nil && match.Intent.Handoff {
 		st.unresolved = 0
@@ -135,7 +184,7 @@ func decide(u *intents.Understanding, st *dialogue, m store.Message) (string, st
 		if a := pick(match.Intent.Answer, seed, st.turns); a != "" {
 			text = a + "\n\n" + contactText(cfg)
 		}
-		return text, decision(SourceContact, RuleIntentNeedsPerson, label, conf)
+		return o(text, SourceContact, RuleIntentNeedsPerson)
 	}
 	text, src, _ := answerFor(u, label, seed, st.turns)
 	st.unresolved = 0
@@ -143,7 +192,7 @@ func decide(u *intents.Understanding, st *dialogue, m store.Message) (string, st
 	if src == SourceFAQ {
 		rule = RuleMatchedFAQ
 	}
-	return text, decision(src, rule, label, conf)
+	return o(text, src, rule)
 }
 
 // answerFor returns the configured answer of a label (intent or FAQ entry).
@@ -216,6 +265,12 @@ func (e *Engine) restore(ctx context.Context, conversationID string) *dialogue {
 		}
 		st.unresolved = det.Unresolved
 		st.clarifying = det.Clarifying
+		if det.Trajectory != nil {
+			st.trajectory = *det.Trajectory
+		}
+		if det.Acks != nil {
+			st.acks = det.Acks
+		}
 	}
 	return st
 }

@@ -43,6 +43,10 @@ type Input struct {
 	// Business and Bot fill the {business} and {bot} placeholders of configured phrasing.
 	Business string
 	Bot      string
+	// Offer is the sentence that offers a person, as far as the business can offer one right now
+	// (the bot knows whether hand-off is possible; the composer must not promise more). Empty when
+	// the answer already offers one, or when nothing can be offered.
+	Offer string
 }
 
 // Reply is the composed message.
@@ -125,7 +129,7 @@ func (c *Composer) Compose(in Input, answer string) Reply {
 		r.Style = StyleFastest
 		parts = append(parts, answer)
 		if level >= LevelReal {
-			parts = append(parts, "If this can't wait, say \"person\" and I'll bring in someone from the team now.")
+			parts = append(parts, in.Offer)
 		}
 	case "delight":
 		r.Style = StyleWarmClose
@@ -134,7 +138,7 @@ func (c *Composer) Compose(in Input, answer string) Reply {
 		r.Style = StyleAcknowledge
 		parts = append(parts, answer)
 		if level >= LevelReal && !in.Signals.AskedForPerson {
-			parts = append(parts, "If you'd rather talk to a person, just say so and I'll bring someone in.")
+			parts = append(parts, in.Offer)
 		}
 	}
 	r.Text = join(parts)
@@ -279,7 +283,7 @@ func nextStep(in Input) string {
 	if in.Signals.AskedForPerson {
 		return ""
 	}
-	return "If anything still looks wrong, tell me and I'll bring in someone from the team to check it with you."
+	return in.Offer
 }
 
 func join(parts []string) string {

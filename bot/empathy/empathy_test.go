@@ -146,3 +146,19 @@ func TestStepByStep(t *testing.T) {
 		t.Errorf("one sentence became %q", one)
 	}
 }
+
+// The composer offers a person only in the words the bot gives it: it must not promise a hand-off
+// the business cannot make.
+func TestOfferComesFromTheCaller(t *testing.T) {
+	c := New(intents.ToneConfig{})
+	a := tone.New()
+	in := Input{Tone: a.Analyze("This is ridiculous, I am furious, third time my order has not arrived!!")}
+	in.Signals.Asks = 3
+	if r := c.Compose(in, "Here is the tracking link."); strings.Contains(strings.ToLower(r.Text), "bring") || strings.Contains(r.Text, "person") {
+		t.Fatalf("without an offer the reply still offers a person: %q", r.Text)
+	}
+	in.Offer = "Say \"person\" for the team's phone number."
+	if r := c.Compose(in, "Here is the tracking link."); !strings.HasSuffix(r.Text, in.Offer) {
+		t.Fatalf("with an offer the strong reply should end with it: %q", r.Text)
+	}
+}

@@ -4,6 +4,8 @@
 //	attune check FILE...    validate configuration files
 //	attune config default   print the embedded demo configuration
 //	attune eval intents     measure the intent classifier on a benchmark
+//	attune eval tone        measure the tone analyzer on VADER's and GoEmotions' sets
+//	attune bench            load-test the server over loopback websockets
 //	attune version          print the version
 package main
 
@@ -20,6 +22,7 @@ import (
 	"github.com/attune-chat/attune/configs"
 	"github.com/attune-chat/attune/intents"
 	"github.com/attune-chat/attune/intents/nlu/nlueval"
+	"github.com/attune-chat/attune/intents/tone/toneeval"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -32,6 +35,8 @@ Usage:
   attune check FILE...                                     validate configuration files
   attune config default                                    print the embedded demo configuration
   attune eval intents [flags]                              evaluate the intent classifier (see --help)
+  attune eval tone [flags]                                 evaluate the tone analyzer (see --help)
+  attune bench [flags]                                     load-test a server over loopback (see --help)
   attune version                                           print the version
 
 Run "attune serve --help" for the server's flags and environment variables.
@@ -67,6 +72,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	case "eval":
 		err = eval(args[1:], stdout, stderr)
+	case "bench":
+		err = bench(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "attune %s\n", version)
 	case "help", "--help", "-h":
@@ -119,12 +126,14 @@ func check(files []string, stdout, stderr io.Writer) int {
 
 func eval(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: attune eval intents [flags]", errUsage)
+		return fmt.Errorf("%w: attune eval intents|tone [flags]", errUsage)
 	}
 	switch args[0] {
 	case "intents":
 		return nlueval.Command(args[1:], stdout, stderr)
+	case "tone":
+		return toneeval.Command(args[1:], stdout, stderr)
 	default:
-		return fmt.Errorf("%w: unknown evaluation %q; use intents", errUsage, args[0])
+		return fmt.Errorf("%w: unknown evaluation %q; use intents or tone", errUsage, args[0])
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/attune-chat/attune/bot"
 	"github.com/attune-chat/attune/configs"
 	"github.com/attune-chat/attune/intents"
+	"github.com/attune-chat/attune/intents/tone"
 	"github.com/attune-chat/attune/store"
 	"github.com/attune-chat/attune/web"
 )
@@ -153,7 +154,7 @@ func startDaemon(ctx context.Context, sc serveConfig, logOut io.Writer) (_ *daem
 	}()
 
 	hub := web.NewHub()
-	engine, err := bot.New(bot.Options{Store: db, Publisher: hub, Understanding: und, Logger: log})
+	engine, err := bot.New(bot.Options{Store: db, Publisher: hub, Understanding: und, Tone: tone.New(), Logger: log})
 	if err != nil {
 		return nil, err
 	}

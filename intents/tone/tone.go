@@ -1,0 +1,440 @@
+// Package tone tells how a visitor feels: VADER valence (a conformant port of vaderSentiment
+// 3.3.2), scores for the support tones frustration, confusion, anxiety, urgency and delight,
+// the cues that produced each score, and the running tone of a conversation.
+//
+// Word weights were learned from the GoEmotions train split (Demszky et al., ACL 2020,
+// Apache-2.0) by internal/trainmodel; the support cues in cues.go are Attune's own. The VADER
+// lexicon is MIT-licensed, see LICENSE-VADER.txt and NOTICE.md.
+package tone
+
+import (
+	"bufio"
+	_ "embed"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/attune-chat/attune/intents/tone/internal/feat"
+)
+
+//go:generate go run ./internal/trainmodel -goemotions ../../../shared/datasets/goemotions -out tone_weights.tsv
+
+//go:embed tone_weights.tsv
+var weightsFile string
+
+// Tones lists the support tones in score order; "neutral" is scored as well but is not a tone
+// the bot reacts to.
+var Tones = []string{"frustration", "confusion", "anxiety", "urgency", "delight"}
+
+// Neutral is the Dominant value when no tone reaches its decision point.
+const Neutral = "neutral"
+
+// DecisionPoint is the score at which a tone counts as present. The learned weights are shifted
+// so that this point is each tone's threshold tuned on GoEmotions dev.
+const DecisionPoint = 0.5
+
+// MaxAnalyzedBytes bounds the text the tone layer reads; a chat message longer than this is
+// analysed on its first MaxAnalyzedBytes bytes so one paste cannot cost milliseconds.
+const MaxAnalyzedBytes = 8 << 10
+
+// urgencyBias is urgency's logit with no cue: GoEmotions has no urgency label, so urgency is
+// cue-only and must start clearly below the decision point.
+const urgencyBias = -3.0
+
+// Cue is one piece of evidence: a phrase of the message and its contribution to a tone's
+// log-odds (+2.2 multiplies the odds by about 9; negative when it argued against the tone).
+// Log-odds are used rather than score differences because they stay readable when a score
+// saturates near 1.
+type Cue struct {
+	Tone   string  `json:"tone"`
+	Phrase string  `json:"phrase"`
+	Weight float64 `json:"weight"`
+}
+
+// Result is the analysis of one message.
+type Result struct {
+	// Compound is VADER's compound valence in [-1,1], identical to vaderSentiment 3.3.2.
+	Compound float64 `json:"compound"`
+	Pos      float64 `json:"pos"`
+	Neg      float64 `json:"neg"`
+	Neu      float64 `json:"neu"`
+	// Scores holds every tone of Tones plus "neutral", each in [0,1].
+	Scores map[string]float64 `json:"scores"`
+	// Dominant is the strongest tone at or above DecisionPoint, or "neutral".
+	Dominant string `json:"dominant"`
+	// Intensity says how far past the decision point the dominant tone is: 0 at the point or
+	// for a neutral message, 1 for a certain one.
+	Intensity float64 `json:"intensity"`
+	// Evidence lists the cues behind each tone at or above 0.3 (and negated cues), strongest
+	// first per tone.
+	Evidence []Cue `json:"evidence"`
+}
+
+// Score returns the score of one tone, 0 for an unknown name.
+func (r Result) Score(tone string) float64 { return r.Scores[tone] }
+
+// Has reports whether tone reaches threshold (DecisionPoint when threshold is 0).
+func (r Result) Has(tone string, threshold float64) bool {
+	if threshold <= 0 {
+		threshold = DecisionPoint
+	}
+	return r.Scores[tone] >= threshold
+}
+
+// Analyzer scores messages. It is immutable after New and safe for concurrent use.
+type Analyzer struct {
+	lex     *vaderLexicon
+	feats   map[uint64]int32
+	names   []string
+	w       [][4]float32
+	dense   [feat.NumDense][4]float64
+	bias    [4]float64
+	cues    map[string][]int // first word -> indexes into cueList, longest first
+	cueList []cueMatcher
+	pool    sync.Pool
+}
+
+type cueMatcher struct {
+	cue
+	words []string
+	// primary is the tone the cue mainly speaks to; its evidence is shown even when it pushed
+	// that tone down ("not worried").
+	primary int
+}
+
+// scratch holds the per-call buffers, pooled so Analyze allocates little.
+type scratch struct {
+	vt   []vtoken
+	sent []float64
+	ft   []feat.Token
+	hits []hit
+}
+
+type hit struct {
+	feat int32
+	tok  int
+	// bigram hits start one token earlier.
+	bigram bool
+}
+
+// New builds the analyzer from the embedded lexicon and weights. It panics only if the
+// embedded weight file is corrupt, which the package tests rule out.
+func New() *Analyzer {
+	a := &Analyzer{lex: newVaderLexicon(), cues: map[string][]int{}}
+	if err := a.loadWeights(weightsFile); err != nil {
+		panic(fmt.Sprintf("tone: embedded weights: %v", err))
+	}
+	for _, c := range supportCues {
+		m := cueMatcher{cue: c, words: strings.Fields(strings.ToLower(c.phrase))}
+		if len(m.words) == 0 {
+			continue
+		}
+		// A complaint or a fear argues against delight even when "!!" or "thanks" suggest it.
+		if m.w[tDel] == 0 {
+			m.w[tDel] = -0.5*math.Max(0, m.w[tFrus]) - 0.4*math.Max(0, m.w[tAnx])
+		}
+		for t := 0; t < numTones; t++ {
+			if math.Abs(m.w[t]) > math.Abs(m.w[m.primary]) {
+				m.primary = t
+			}
+		}
+		a.cueList = append(a.cueList, m)
+	}
+	for i, m := range a.cueList {
+		a.cues[m.words[0]] = append(a.cues[m.words[0]], i)
+	}
+	for k, list := range a.cues {
+		sort.SliceStable(list, func(x, y int) bool { return len(a.cueList[list[x]].words) > len(a.cueList[list[y]].words) })
+		a.cues[k] = list
+	}
+	a.pool.New = func() any { return &scratch{} }
+	return a
+}
+
+func (a *Analyzer) loadWeights(file string) error {
+	a.feats = make(map[uint64]int32, 40000)
+	sc := bufio.NewScanner(strings.NewReader(file))
+	line := 0
+	seenBias := false
+	for sc.Scan() {
+		line++
+		s := sc.Text()
+		if s == "" || s[0] == '#' {
+			continue
+		}
+		f := strings.Split(s, "\t")
+		if len(f) != 5 {
+			return fmt.Errorf("line %d: %d fields, want 5", line, len(f))
+		}
+		var v [4]float64
+		for i := range v {
+			x, err := strconv.ParseFloat(f[i+1], 64)
+			if err != nil {
+				return fmt.Errorf("line %d: %w", line, err)
+			}
+			v[i] = x
+		}
+		switch name := f[0]; {
+		case name == "_bias":
+			a.bias, seenBias = v, true
+		case strings.HasPrefix(name, "_"):
+			found := false
+			for d, dn := range feat.DenseNames {
+				if dn == name {
+					a.dense[d], found = v, true
+				}
+			}
+			if !found {
+				return fmt.Errorf("line %d: unknown dense feature %q", line, name)
+			}
+		default:
+			a.feats[feat.Hash(name)] = int32(len(a.w))
+			a.names = append(a.names, name)
+			a.w = append(a.w, [4]float32{float32(v[0]), float32(v[1]), float32(v[2]), float32(v[3])})
+		}
+	}
+	if !seenBias {
+		return fmt.Errorf("no _bias row")
+	}
+	return sc.Err()
+}
+
+// learned maps the four learned outputs onto Tones indexes (urgency has no label).
+var learned = [4]int{tFrus, tConf, tAnx, tDel}
+
+// Valence returns the VADER scores of text exactly as vaderSentiment 3.3.2 computes them
+// (emoji are not translated: the reference's emoji table is not embedded).
+func (a *Analyzer) Valence(text string) Valence {
+	s := a.pool.Get().(*scratch)
+	defer a.pool.Put(s)
+	text = stripPyWhitespace(text)
+	s.vt = a.lex.tokenize(text, s.vt[:0])
+	var v Valence
+	v, s.sent = a.lex.polarity(text, s.vt, s.sent)
+	return v
+}
+
+// Analyze scores one message. Unknown words are neutral; any input, including invalid UTF-8,
+// is accepted.
+func (a *Analyzer) Analyze(text string) Result {
+	if len(text) > MaxAnalyzedBytes {
+		cut := MaxAnalyzedBytes
+		for cut > 0 && !isRuneStart(text[cut]) {
+			cut--
+		}
+		text = text[:cut]
+	}
+	s := a.pool.Get().(*scratch)
+	defer a.pool.Put(s)
+
+	vtext := stripPyWhitespace(text)
+	s.vt = a.lex.tokenize(vtext, s.vt[:0])
+	var v Valence
+	v, s.sent = a.lex.polarity(vtext, s.vt, s.sent)
+
+	s.ft = feat.Tokenize(text, s.ft[:0])
+	toks := s.ft
+	var z [numTones]float64
+	for k, t := range learned {
+		z[t] = a.bias[k]
+	}
+	z[tUrg] = urgencyBias
+	dense := feat.Dense(v.Compound, v.Pos, v.Neg, text, toks)
+	for d, x := range dense {
+		if x != 0 {
+			for k, t := range learned {
+				z[t] += a.dense[d][k] * x
+			}
+		}
+	}
+	s.hits = s.hits[:0]
+	prev := -1
+	feat.Each(toks, func(h uint64, idx int) {
+		j, ok := a.feats[h]
+		if !ok {
+			return
+		}
+		w := &a.w[j]
+		for k, t := range learned {
+			z[t] += float64(w[k])
+		}
+		s.hits = append(s.hits, hit{feat: j, tok: idx, bigram: idx == prev})
+		prev = idx
+	})
+
+	// Support cues: longest phrase first at each word, then skip the words it covered.
+	var cueBuf [16]cueHit
+	cueHits := cueBuf[:0]
+	for i := 0; i < len(toks); {
+		matched := 0
+		for _, ci := range a.cues[toks[i].Text] {
+			m := &a.cueList[ci]
+			if i+len(m.words) > len(toks) {
+				continue
+			}
+			ok := true
+			for k := 1; k < len(m.words); k++ {
+				if toks[i+k].Text != m.words[k] {
+					ok = false
+					break
+				}
+			}
+			if !ok {
+				continue
+			}
+			h := cueHit{m: ci, from: i, to: i + len(m.words), negated: m.negatable && toks[i].Neg, emphasis: 1}
+			if toks[i].Upper {
+				h.emphasis = 1.25
+			}
+			for t := 0; t < numTones; t++ {
+				z[t] += cueWeight(m, t, h.negated) * h.emphasis
+			}
+			cueHits = append(cueHits, h)
+			matched = len(m.words)
+			break
+		}
+		if matched > 0 {
+			i += matched
+		} else {
+			i++
+		}
+	}
+
+	r := Result{Compound: v.Compound, Pos: v.Pos, Neg: v.Neg, Neu: v.Neu, Scores: make(map[string]float64, numTones+1)}
+	var score [numTones]float64
+	best, bestTone := 0.0, -1
+	for t := 0; t < numTones; t++ {
+		score[t] = sigmoid(z[t])
+		r.Scores[Tones[t]] = round3(score[t])
+		if score[t] > best {
+			best = score[t]
+			bestTone = t
+		}
+	}
+	r.Scores[Neutral] = round3(1 - best)
+	r.Dominant = Neutral
+	if bestTone >= 0 && best >= DecisionPoint {
+		r.Dominant = Tones[bestTone]
+		r.Intensity = round3(math.Min(1, (best-DecisionPoint)/(1-DecisionPoint)))
+	}
+
+	// Evidence for every tone that is at least plausible.
+	for t := 0; t < numTones; t++ {
+		if score[t] < 0.3 && !anyCue(a, cueHits, t) {
+			continue
+		}
+		start := len(r.Evidence)
+		for _, h := range cueHits {
+			m := &a.cueList[h.m]
+			w := cueWeight(m, t, h.negated) * h.emphasis
+			if w == 0 {
+				continue
+			}
+			r.Evidence = addEvidence(r.Evidence, start, Cue{Tone: Tones[t], Phrase: span(text, toks, h.from, h.to-1), Weight: w})
+		}
+		if k := learnedIndex(t); k >= 0 && score[t] >= 0.3 {
+			// The two word features that pushed hardest, so owners see what the model learned.
+			var top [2]hit
+			var topW [2]float64
+			for _, h := range s.hits {
+				w := float64(a.w[h.feat][k])
+				if w > topW[1] {
+					if w > topW[0] {
+						top[1], topW[1] = top[0], topW[0]
+						top[0], topW[0] = h, w
+					} else {
+						top[1], topW[1] = h, w
+					}
+				}
+			}
+			for n := 0; n < 2; n++ {
+				if topW[n] < 0.3 {
+					continue
+				}
+				from := top[n].tok
+				if top[n].bigram && strings.Contains(a.names[top[n].feat], " ") {
+					from--
+				}
+				r.Evidence = addEvidence(r.Evidence, start, Cue{Tone: Tones[t], Phrase: span(text, toks, from, top[n].tok), Weight: topW[n]})
+			}
+		}
+		ev := r.Evidence[start:]
+		for i := range ev {
+			ev[i].Weight = round3(ev[i].Weight)
+		}
+		sort.SliceStable(ev, func(i, j int) bool { return math.Abs(ev[i].Weight) > math.Abs(ev[j].Weight) })
+	}
+	return r
+}
+
+// cueHit is one matched support cue: words [from,to) of the message.
+type cueHit struct {
+	m        int
+	from, to int
+	negated  bool
+	emphasis float64
+}
+
+// anyCue reports whether a cue mainly about tone t fired, so its evidence is worth showing
+// even when the tone ended up low.
+func anyCue(a *Analyzer, hits []cueHit, t int) bool {
+	for _, h := range hits {
+		if a.cueList[h.m].primary == t {
+			return true
+		}
+	}
+	return false
+}
+
+// addEvidence merges a cue into the evidence of the current tone (entries from start on):
+// the same phrase seen as a word, its stem and a support cue is one piece of evidence.
+func addEvidence(ev []Cue, start int, c Cue) []Cue {
+	for i := start; i < len(ev); i++ {
+		if ev[i].Phrase == c.Phrase {
+			ev[i].Weight += c.Weight
+			return ev
+		}
+	}
+	return append(ev, c)
+}
+
+// cueWeight is a cue's logit contribution to tone t. Inside a negation scope a positive cue
+// argues weakly for the opposite ("not worried") and a negative one is dropped.
+func cueWeight(m *cueMatcher, t int, negated bool) float64 {
+	w := m.w[t]
+	if !negated {
+		return w
+	}
+	if w > 0 {
+		return -0.6 * w
+	}
+	return 0
+}
+
+func learnedIndex(t int) int {
+	for k, lt := range learned {
+		if lt == t {
+			return k
+		}
+	}
+	return -1
+}
+
+func span(text string, toks []feat.Token, from, to int) string {
+	if from < 0 {
+		from = 0
+	}
+	if from > to || to >= len(toks) {
+		return ""
+	}
+	return strings.ToLower(text[toks[from].Start:toks[to].End])
+}
+
+func sigmoid(z float64) float64 { return 1 / (1 + math.Exp(-z)) }
+
+func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
+
+func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
