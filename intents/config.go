@@ -22,6 +22,8 @@ type Config struct {
 
 	// Source names where the configuration came from (a file path, or "embedded demo").
 	Source string `yaml:"-"`
+	// Digest is the SHA-256 of the bytes the configuration was parsed from (hot reload compares it).
+	Digest []byte `yaml:"-"`
 	// Location is Business.Timezone resolved at load.
 	Location *time.Location `yaml:"-"`
 	// Schedule is Business.Hours resolved at load.

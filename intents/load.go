@@ -78,6 +78,7 @@ func Parse(name string, data []byte) (*Config, error) {
 		return nil, ps.err()
 	}
 	cfg.Source = name
+	cfg.Digest = digest(data)
 	fillColumns(&cfg, data)
 	v := validator{cfg: &cfg, pos: pos, ps: ps}
 	v.validate()
@@ -106,6 +107,10 @@ var unmarshalMsg = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (.
 func explainTypeError(msg string) (what, fix string) {
 	m := unmarshalMsg.FindStringSubmatch(msg)
 	if m == nil {
+		// Our own unmarshalers (Phrases, Variants) already say what is wrong — and how to fix it.
+		if what, fix, ok := strings.Cut(msg, " — "); ok {
+			return what, fix
+		}
 		return msg, "fix the value"
 	}
 	kinds := map[string]string{"str": "text", "int": "a whole number", "float": "a number", "bool": "true/false",

@@ -73,6 +73,7 @@ func (v *validator) validate() {
 	v.persona()
 	v.intents()
 	v.faq()
+	v.classifier()
 	v.examplesClash()
 	v.tone()
 	v.handoff()
@@ -250,13 +251,39 @@ func (v *validator) intents() {
 		for j, a := range in.Answer {
 			v.placeholders(fmt.Sprintf("%s.answer[%d]", path, j), a, answerPlaceholders)
 		}
-		for j, tag := range in.Tags {
-			if !tagPattern.MatchString(tag) {
-				v.bad(fmt.Sprintf("%s.tags[%d]", path, j), fmt.Sprintf("tag %q is not lowercase letters, digits, - or _", tag), "rename the tag, e.g. "+strings.ToLower(strings.ReplaceAll(tag, " ", "-")))
-			}
-		}
+		v.tags(path, in.Tags)
 	}
 	c.Intents = mergeBuiltins(c.Intents)
+}
+
+// tags checks routing tags, which intents and FAQ entries share.
+func (v *validator) tags(path string, tags []string) {
+	for j, tag := range tags {
+		if !tagPattern.MatchString(tag) {
+			v.bad(fmt.Sprintf("%s.tags[%d]", path, j), fmt.Sprintf("tag %q is not lowercase letters, digits, - or _", tag), "rename the tag, e.g. "+tagSuggestion(tag))
+		}
+	}
+}
+
+// tagSuggestion proposes a valid tag close to a bad one: "Bread & Rolls" -> bread-rolls.
+func tagSuggestion(tag string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(tag) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(r)
+			dash = false
+		} else {
+			dash = true
+		}
+	}
+	if b.Len() == 0 {
+		return "orders"
+	}
+	return b.String()
 }
 
 func (v *validator) duplicatePhrases(ps Phrases, owner string) {
@@ -309,6 +336,7 @@ func (v *validator) faq() {
 		for j, a := range f.Answer {
 			v.placeholders(fmt.Sprintf("%s.answer[%d]", path, j), a, answerPlaceholders)
 		}
+		v.tags(path, f.Tags)
 	}
 }
 
@@ -355,6 +383,20 @@ func (v *validator) examplesClash() {
 		v.badAt(at.Line, at.Col, fmt.Sprintf("the phrasing %q is used by more than one topic: %s", cl.Text, strings.Join(places, ", ")),
 			"keep it under the one topic it belongs to, or reword one of them")
 	}
+}
+
+// classifier checks the knobs that decide what counts as understood: a threshold of 1.5 would
+// silently turn every answer into a fallback, and an empty out-of-scope line would pass check but
+// make training fail on load.
+func (v *validator) classifier() {
+	c := &v.cfg.Classifier
+	if c.Threshold < 0 || c.Threshold >= 1 {
+		v.bad("classifier.threshold", fmt.Sprintf("threshold %v is out of range", c.Threshold), "use a number from 0 to below 1, e.g. 0.5, or leave it out for the calibrated default")
+	}
+	if c.Ambiguity < 0 || c.Ambiguity >= 1 {
+		v.bad("classifier.ambiguity", fmt.Sprintf("ambiguity %v is out of range", c.Ambiguity), "use a small number from 0 to below 1, e.g. 0.1")
+	}
+	v.duplicatePhrases(c.OutOfScope, "classifier.out_of_scope")
 }
 
 func (v *validator) tone() {

@@ -10,12 +10,14 @@ import (
 	"time"
 )
 
-// Watch polls the configuration file at path and calls apply with each valid new version. An
+// Watch polls the file the loaded configuration came from and calls apply with each valid new
+// version. It compares against what was actually loaded, so an edit saved between loading and
+// watching is not missed. An
 // invalid version is logged problem by problem and ignored, so the last good configuration keeps
 // serving. Polling (rather than inotify) also works on network mounts, in containers with
 // bind-mounted files and with editors that replace files by renaming. Watch returns when ctx ends.
-func Watch(ctx context.Context, path string, interval time.Duration, apply func(*Config) error, log *slog.Logger) {
-	last := fingerprint(path)
+func Watch(ctx context.Context, loaded *Config, interval time.Duration, apply func(*Config) error, log *slog.Logger) {
+	path, last := loaded.Source, loaded.Digest
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -24,12 +26,16 @@ func Watch(ctx context.Context, path string, interval time.Duration, apply func(
 			return
 		case <-t.C:
 		}
-		fp := fingerprint(path)
-		if fp == nil || bytes.Equal(fp, last) {
-			continue // unreadable files are reported once they come back, by Load
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue // a file being replaced may vanish for a moment; it is read again next tick
 		}
-		last = fp
-		cfg, err := Load(path)
+		if fp := digest(data); bytes.Equal(fp, last) {
+			continue
+		} else {
+			last = fp
+		}
+		cfg, err := Parse(path, data)
 		if err != nil {
 			var ce *ConfigError
 			if errors.As(err, &ce) {
@@ -49,13 +55,9 @@ func Watch(ctx context.Context, path string, interval time.Duration, apply func(
 	}
 }
 
-// fingerprint hashes the file's content: modification times are too coarse on some file systems
+// digest hashes a configuration's bytes: modification times are too coarse on some file systems
 // to notice two saves within a second.
-func fingerprint(path string) []byte {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil
-	}
-	h := sha256.Sum256(b)
+func digest(data []byte) []byte {
+	h := sha256.Sum256(data)
 	return h[:]
 }

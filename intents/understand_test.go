@@ -1,0 +1,102 @@
+package intents_test
+
+import (
+	"testing"
+
+	"github.com/attune-chat/attune/configs"
+	"github.com/attune-chat/attune/intents"
+	"github.com/attune-chat/attune/intents/nlu"
+)
+
+func TestTrainSettings(t *testing.T) {
+	cfg := parse(t, "", "")
+	u, err := intents.Train(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Threshold != nlu.DefaultThreshold || u.Ambiguity != intents.DefaultAmbiguity || u.Config != cfg {
+		t.Errorf("defaults: threshold %v ambiguity %v", u.Threshold, u.Ambiguity)
+	}
+	tuned := parse(t, "", "classifier:\n  threshold: 0.3\n  ambiguity: 0.05\n")
+	u, err = intents.Train(tuned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Threshold != 0.3 || u.Ambiguity != 0.05 {
+		t.Errorf("configured: threshold %v ambiguity %v", u.Threshold, u.Ambiguity)
+	}
+}
+
+func TestUnderstandResolvesTopics(t *testing.T) {
+	cfg, err := intents.Parse(configs.DemoName, configs.Demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := intents.Train(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Training examples themselves: what is under test is the mapping from label to topic.
+	m := u.Understand("where is my order")
+	if !m.InScope || m.Intent == nil || m.Intent.Name != "order_status" || m.FAQ != nil {
+		t.Errorf("intent match = %+v", m)
+	}
+	m = u.Understand("How long does your bread stay fresh?")
+	if !m.InScope || m.FAQ == nil || m.FAQ.ID != "how_long_does_your_bread_stay_fresh" || m.Intent != nil {
+		t.Errorf("FAQ match = %+v", m)
+	}
+	if m.Runner.Label == "" || m.Runner.Label == m.Prediction.Label {
+		t.Errorf("runner-up = %+v", m.Runner)
+	}
+	m = u.Understand("my car is making a strange noise")
+	if m.InScope || m.Intent != nil || m.FAQ != nil || m.Ambiguous {
+		t.Errorf("out-of-scope match = %+v", m)
+	}
+	// Small talk is answered, never turned into a clarifying question.
+	if m := u.Understand("thanks"); !m.InScope || m.Ambiguous || m.Intent == nil || m.Intent.Name != intents.IntentThanks {
+		t.Errorf("thanks = %+v", m)
+	}
+
+	describe := []struct{ label, want string }{
+		{"faq/how_long_does_your_bread_stay_fresh", "How long does your bread stay fresh"},
+		{"order_status", "where is my order"},
+		{"no_such_topic", "no such topic"},
+	}
+	for _, d := range describe {
+		if got := u.Describe(d.label); got != d.want {
+			t.Errorf("Describe(%q) = %q, want %q", d.label, got, d.want)
+		}
+	}
+}
+
+func TestUnderstandAmbiguous(t *testing.T) {
+	cfg, err := intents.Parse(configs.DemoName, configs.Demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := intents.Train(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const text = "how much is delivery"
+	m := u.Understand(text)
+	if !m.InScope || m.Runner.Label == nlu.OutOfScope || intents.IsBuiltin(m.Runner.Label) {
+		t.Fatalf("%q: want an in-scope match whose runner-up is another business topic, got %+v", text, m)
+	}
+	gap := m.Prediction.Confidence - m.Runner.Score
+	// The same scores are a coin toss or a clear answer depending only on the configured gap.
+	wide, narrow := *u, *u
+	wide.Ambiguity = gap + 0.01
+	narrow.Ambiguity = gap - 0.01
+	if got := wide.Understand(text); !got.Ambiguous || !got.InScope {
+		t.Errorf("gap %.3f under ambiguity %.3f: Ambiguous = %v", gap, wide.Ambiguity, got.Ambiguous)
+	}
+	if got := narrow.Understand(text); got.Ambiguous {
+		t.Errorf("gap %.3f over ambiguity %.3f: Ambiguous = true", gap, narrow.Ambiguity)
+	}
+	// Small talk never becomes a clarifying question, however wide the gap setting.
+	wide.Ambiguity = 1
+	if got := wide.Understand("thanks"); got.Ambiguous {
+		t.Errorf("thanks was made ambiguous: %+v", got)
+	}
+}
