@@ -95,7 +95,8 @@ func TestLoadBroken(t *testing.T) {
 			`phrase_clash.yaml:25:7: the phrasing "edit my order" is used by more than one topic: line 16 (change_order), line 25 (out_of_scope)`}},
 		{"examples_shape", []string{
 			`examples_shape.yaml:6: examples must be a list — write them on their own lines after "|", each starting with "- "`,
-			`examples_shape.yaml:11: example "is shipping free" does not start with "- " — put "- " before each example`}},
+			`examples_shape.yaml:11: example "is shipping free" does not start with "- " — put "- " before each example`,
+			`examples_shape.yaml:17: examples after ">" are folded into one line — use "|" so that each "- example" line stays separate`}},
 		{"example_quality", []string{
 			`example_quality.yaml:8:7: example "👍" of intent delivery_cost has no words (only punctuation, symbols or emoji) — write it in words, or remove the line`,
 			`example_quality.yaml:10:7: example "How much is delivery?" of intent delivery_cost repeats line 7 — remove one of them`,

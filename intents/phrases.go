@@ -49,7 +49,11 @@ func (p *Phrases) UnmarshalYAML(node *yaml.Node) error {
 		if node.Tag == "!!null" {
 			return nil
 		}
-		if node.Style&(yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
+		if node.Style&yaml.FoldedStyle != 0 {
+			return &yaml.TypeError{Errors: []string{fmt.Sprintf(
+				"line %d: examples after \">\" are folded into one line — use \"|\" so that each \"- example\" line stays separate", node.Line)}}
+		}
+		if node.Style&yaml.LiteralStyle == 0 {
 			return &yaml.TypeError{Errors: []string{fmt.Sprintf(
 				"line %d: examples must be a list — write them on their own lines after \"|\", each starting with \"- \"", node.Line)}}
 		}

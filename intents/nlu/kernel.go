@@ -1,0 +1,103 @@
+package nlu
+
+import "math"
+
+// accumulate adds sum_p vals[p] * w[cols[p]] to scores, where w holds one
+// row of len(scores) class weights per column. Four rows are folded per pass
+// so that scores is loaded and stored once per four multiply-adds; this is
+// the hot loop of both training and classification.
+func accumulate(scores []float32, w []float32, cols []int32, vals []float32) {
+	k := len(scores)
+	p := 0
+	for ; p+4 <= len(cols); p += 4 {
+		o0, o1, o2, o3 := int(cols[p])*k, int(cols[p+1])*k, int(cols[p+2])*k, int(cols[p+3])*k
+		r0 := w[o0 : o0+k]
+		r1 := w[o1 : o1+k]
+		r2 := w[o2 : o2+k]
+		r3 := w[o3 : o3+k]
+		x0, x1, x2, x3 := vals[p], vals[p+1], vals[p+2], vals[p+3]
+		r0, r1, r2, r3 = r0[:len(scores)], r1[:len(scores)], r2[:len(scores)], r3[:len(scores)]
+		for c := range scores {
+			scores[c] += x0*r0[c] + x1*r1[c] + x2*r2[c] + x3*r3[c]
+		}
+	}
+	for ; p < len(cols); p++ {
+		o := int(cols[p]) * k
+		r := w[o : o+k]
+		r = r[:len(scores)]
+		x := vals[p]
+		for c := range scores {
+			scores[c] += x * r[c]
+		}
+	}
+}
+
+// expNeg returns e^x for x <= 0 with a relative error below 1e-7, several
+// times faster than math.Exp; softmax calls it once per class per message.
+// Arguments below -87 give 0.
+func expNeg(x float64) float64 {
+	if x < -87 {
+		return 0
+	}
+	// e^x = 2^n * e^r with |r| <= ln2/2.
+	const ln2Hi, ln2Lo, invLn2 = 6.93147180369123816490e-01, 1.90821492927058770002e-10, 1.44269504088896338700e+00
+	n := math.Floor(x*invLn2 + 0.5)
+	r := x - n*ln2Hi - n*ln2Lo
+	// Taylor polynomial to degree 7 (|r| <= 0.347: error < 2e-9).
+	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720+r*(1.0/5040)))))))
+	return math.Float64frombits(math.Float64bits(p) + uint64(int64(n))<<52)
+}
+
+// quantize stores each row of k float weights as int8 with one float scale
+// per row (the largest magnitude maps to 127). A trained model keeps only
+// the quantized form: four times less memory, and, since scoring is bound
+// by fetching rows from memory, faster classification. The rounding error
+// is below 0.4 % of a row's largest weight.
+func quantize(w []float32, k int) ([]int8, []float32) {
+	rows := len(w) / k
+	q := make([]int8, len(w))
+	scales := make([]float32, rows)
+	for r := 0; r < rows; r++ {
+		row := w[r*k : r*k+k]
+		var m float32
+		for _, x := range row {
+			m = max(m, x, -x)
+		}
+		if m == 0 {
+			continue
+		}
+		scales[r] = m / 127
+		inv := 127 / m
+		for c, x := range row {
+			q[r*k+c] = int8(math.Round(float64(x * inv)))
+		}
+	}
+	return q, scales
+}
+
+// accumulateQ is accumulate over int8 rows with per-row scales.
+func accumulateQ(scores []float32, w []int8, scales []float32, cols []int32, vals []float32) {
+	k := len(scores)
+	p := 0
+	for ; p+4 <= len(cols); p += 4 {
+		c0, c1, c2, c3 := int(cols[p]), int(cols[p+1]), int(cols[p+2]), int(cols[p+3])
+		r0 := w[c0*k : c0*k+k]
+		r1 := w[c1*k : c1*k+k]
+		r2 := w[c2*k : c2*k+k]
+		r3 := w[c3*k : c3*k+k]
+		x0, x1, x2, x3 := vals[p]*scales[c0], vals[p+1]*scales[c1], vals[p+2]*scales[c2], vals[p+3]*scales[c3]
+		r0, r1, r2, r3 = r0[:len(scores)], r1[:len(scores)], r2[:len(scores)], r3[:len(scores)]
+		for c := range scores {
+			scores[c] += x0*float32(r0[c]) + x1*float32(r1[c]) + x2*float32(r2[c]) + x3*float32(r3[c])
+		}
+	}
+	for ; p < len(cols); p++ {
+		col := int(cols[p])
+		r := w[col*k : col*k+k]
+		r = r[:len(scores)]
+		x := vals[p] * scales[col]
+		for c := range scores {
+			scores[c] += x * float32(r[c])
+		}
+	}
+}

@@ -1,0 +1,167 @@
+package nlu
+
+import (
+	"math"
+	"sync"
+)
+
+// DefaultThreshold is the recommended out-of-scope confidence threshold. It
+// is the threshold chosen by the Larson et al. (2019) rule on the CLINC150
+// validation split (val + oos_val, best accuracy over the 151 classes with
+// out-of-scope as its own class) for a model trained with default Options on
+// CLINC150 train; `attune eval intents --clinc FILE` prints it again.
+const DefaultThreshold = 0.5
+
+// Scored is one label with its calibrated probability.
+type Scored struct {
+	Label string  `json:"label"`
+	Score float64 `json:"score"`
+}
+
+// Prediction is the classifier's answer for one text, with what an agent
+// needs to understand it.
+type Prediction struct {
+	// Label is the best label, even when its confidence is below the
+	// threshold. It is OutOfScope only if the model was trained with
+	// out-of-scope examples and that class scored best.
+	Label string `json:"label"`
+	// Confidence is the probability of Label above chance, in [0,1]:
+	// (p - 1/K) / (1 - 1/K) for K labels. It equals the probability for
+	// large label sets (CLINC150's 150) and is 0 for a text the model knows
+	// nothing about whatever K is, so one threshold means the same for a
+	// business with 10 intents and one with 150; a plain probability would
+	// put an unknown text at 1/K, above any sensible threshold when K is
+	// small.
+	Confidence float64 `json:"confidence"`
+	// Top holds the three most probable labels, best first, with their
+	// probabilities.
+	Top []Scored `json:"top"`
+	// Closest is the training example of Label most similar to the text
+	// (cosine of TF-IDF vectors), shown to agents as an explanation.
+	Closest string `json:"closest"`
+}
+
+// InScope reports whether the prediction clears the threshold and is not
+// the OutOfScope label.
+func (p Prediction) InScope(threshold float64) bool {
+	return p.Label != "" && p.Label != OutOfScope && p.Confidence >= threshold
+}
+
+// Model is a trained intent classifier. It is immutable and safe for
+// concurrent use.
+type Model struct {
+	labels   []string
+	fc       featureConfig
+	voc      *vocab
+	w        []int8    // quantized weights, feature-major: w[col*k+class]
+	wScale   []float32 // per column
+	bias     []float32
+	k        int
+	oosIndex int // class index of OutOfScope, or -1
+
+	// Explanations: per class, the training texts and their vectors.
+	texts   []string
+	byClass [][]int32 // class -> example indices
+	expl    explainIndex
+	scratch sync.Pool
+}
+
+type classifyScratch struct {
+	raw    rawFeatures
+	vec    sparse
+	scores []float32
+	probs  []float64
+	acc    []float32
+	tri    []int32
+}
+
+// Labels returns the labels the model can predict, sorted.
+func (m *Model) Labels() []string {
+	return append([]string(nil), m.labels...)
+}
+
+// Classify predicts the label of text. Any input, including empty or invalid
+// UTF-8 text, gives a prediction; a text with no known feature gets nearly
+// uniform probabilities and therefore a low confidence.
+func (m *Model) Classify(text string) Prediction {
+	s, _ := m.scratch.Get().(*classifyScratch)
+	if s == nil {
+		s = &classifyScratch{scores: make([]float32, m.k), probs: make([]float64, m.k)}
+	}
+	defer m.scratch.Put(s)
+
+	m.fc.extract(text, &s.raw)
+	m.voc.vectorize(&m.fc, &s.raw, &s.vec)
+	m.probabilities(&s.vec, s.scores, s.probs)
+
+	var top [3]int
+	n := min(3, m.k)
+	for i := range top {
+		top[i] = -1
+	}
+	for c, p := range s.probs {
+		for i := 0; i < n; i++ {
+			if top[i] < 0 || p > s.probs[top[i]] {
+				copy(top[i+1:n], top[i:n-1])
+				top[i] = c
+				break
+			}
+		}
+	}
+	pred := Prediction{
+		Label:      m.labels[top[0]],
+		Confidence: aboveChance(s.probs[top[0]], m.k),
+		Top:        make([]Scored, n),
+	}
+	for i := 0; i < n; i++ {
+		pred.Top[i] = Scored{Label: m.labels[top[i]], Score: s.probs[top[i]]}
+	}
+	pred.Closest = m.closest(top[0], &s.vec, text, s)
+	return pred
+}
+
+// probabilities computes the softmax of the linear scores of vec.
+func (m *Model) probabilities(vec *sparse, scores []float32, probs []float64) {
+	copy(scores, m.bias)
+	accumulateQ(scores, m.w, m.wScale, vec.cols, vec.vals)
+	maxS := float32(math.Inf(-1))
+	for _, s := range scores {
+		maxS = max(maxS, s)
+	}
+	var sum float64
+	for c, s := range scores {
+		e := expNeg(float64(s - maxS))
+		probs[c] = e
+		sum += e
+	}
+	for c := range probs {
+		probs[c] /= sum
+	}
+}
+
+// SizeBytes estimates the memory the model holds (weights, vocabulary and
+// explanation index), for the memory budget of a configuration.
+func (m *Model) SizeBytes() int {
+	n := len(m.w) + len(m.wScale)*4 + len(m.bias)*4 + len(m.voc.keys)*8 + len(m.voc.idf)*4
+	e := &m.expl
+	for _, t := range e.texts {
+		n += len(t) + 16
+	}
+	for c := range e.members {
+		n += len(e.members[c])*4 + len(e.wordCols[c])*12 + 4*24
+	}
+	for _, t := range e.trigrams {
+		n += len(t)*4 + 24
+	}
+	for _, l := range m.labels {
+		n += len(l) + 16
+	}
+	return n
+}
+
+// aboveChance rescales the top probability p of k labels so that chance
+// (1/k) maps to 0 and certainty to 1.
+func aboveChance(p float64, k int) float64 {
+	chance := 1 / float64(k)
+	return min(1, max(0, (p-chance)/(1-chance)))
+}

@@ -1,0 +1,352 @@
+package nlu
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// OutOfScope is the reserved label of out-of-scope training examples. A
+// configuration may list some; they are trained as an ordinary class, and a
+// prediction of this label is never in scope.
+const OutOfScope = "out_of_scope"
+
+// Example is one labelled training text.
+type Example struct {
+	Label, Text string
+}
+
+// Options are the classifier's hyper-parameters. The zero value selects the
+// defaults, which were chosen on the CLINC150 validation split and on a
+// held-out part of the HWU64 training split (never on a test split).
+type Options struct {
+	// Epochs is the number of passes of stochastic gradient descent.
+	Epochs int
+	// C is the inverse L2 regularisation strength, as in scikit-learn's
+	// LogisticRegression: the loss is C*sum(cross-entropy) + |W|^2/2.
+	C float64
+	// LearningRate is the initial SGD step; it decays linearly to zero.
+	LearningRate float64
+	// CharMin and CharMax bound the character n-grams taken inside each
+	// word (padded with a space on each side). CharMax < 0 disables them.
+	CharMin, CharMax int
+	// WordNgrams is the longest word n-gram (1 to 3).
+	WordNgrams int
+	// HashBits is the log2 of the number of hash buckets for features.
+	HashBits int
+	// MinDF drops features seen in fewer training examples. The default is
+	// 1 below minDFLarge examples, where a word used once in a business's
+	// twenty examples still matters, and 2 from there on, where singletons
+	// are mostly noise and make up a third of the weight matrix.
+	MinDF int
+	// WordWeight scales the l2-normalised word block relative to the
+	// character block (default 1).
+	WordWeight float64
+	// DropUnknown leaves features unseen in training out of the l2 norm
+	// of a text, as scikit-learn does; by default they count, which lowers
+	// the confidence of texts made mostly of unknown words.
+	DropUnknown bool
+	// LinearTF disables sublinear (1+log) term frequency.
+	LinearTF bool
+	// Seed drives the example order of SGD; training is deterministic for a
+	// given seed and example list.
+	Seed uint64
+}
+
+// Defaults of Options.
+const (
+	defaultEpochs       = 8
+	defaultC            = 20
+	defaultLearningRate = 1.0
+	defaultCharMin      = 2
+	defaultCharMax      = 5
+	defaultWordNgrams   = 2
+	defaultHashBits     = 20
+	defaultSeed         = 0x5eed
+	minDFLarge          = 2000
+)
+
+func (o Options) withDefaults() Options {
+	if o.Epochs <= 0 {
+		o.Epochs = defaultEpochs
+	}
+	if o.C <= 0 {
+		o.C = defaultC
+	}
+	if o.LearningRate <= 0 {
+		o.LearningRate = defaultLearningRate
+	}
+	if o.CharMax == 0 {
+		o.CharMax = defaultCharMax
+	}
+	if o.CharMin <= 0 {
+		o.CharMin = defaultCharMin
+	}
+	if o.WordNgrams <= 0 {
+		o.WordNgrams = defaultWordNgrams
+	}
+	if o.HashBits <= 0 {
+		o.HashBits = defaultHashBits
+	}
+	if o.Seed == 0 {
+		o.Seed = defaultSeed
+	}
+	return o
+}
+
+func (o Options) features() featureConfig {
+	fc := featureConfig{
+		wordN:         min(o.WordNgrams, 3),
+		unknownInNorm: !o.DropUnknown,
+		charMin:       o.CharMin,
+		charMax:       o.CharMax,
+		hashBits:      uint(min(max(o.HashBits, 10), 24)),
+		sublinear:     !o.LinearTF,
+		wordWeight:    float32(o.WordWeight),
+	}
+	if fc.wordWeight <= 0 {
+		fc.wordWeight = 1
+	}
+	if fc.charMax < 0 {
+		fc.charMax = 0
+	}
+	return fc
+}
+
+// ErrTooFewLabels is returned by Train when the examples name fewer than two
+// labels: there is nothing to decide between.
+var ErrTooFewLabels = errors.New("need examples of at least two labels")
+
+// ClashError is returned by Train when identical texts carry different
+// labels.
+type ClashError struct {
+	Clashes []Clash
+}
+
+func (e *ClashError) Error() string {
+	c := e.Clashes[0]
+	return fmt.Sprintf("%d texts are used for more than one label, first %q (examples %v)", len(e.Clashes), c.Text, c.Indices)
+}
+
+// EmptyExampleError is returned by Train for an example that has no words
+// after normalisation (only punctuation or emoji, for instance).
+type EmptyExampleError struct {
+	Index int
+	Text  string
+}
+
+func (e *EmptyExampleError) Error() string {
+	return fmt.Sprintf("example %d (%q) has no words", e.Index, e.Text)
+}
+
+// Train fits a classifier to the examples. It is deterministic: the same
+// examples in the same order with the same options give the same model.
+func Train(examples []Example, opt Options) (*Model, error) {
+	opt = opt.withDefaults()
+	if opt.MinDF <= 0 {
+		opt.MinDF = 1
+		if len(examples) >= minDFLarge {
+			opt.MinDF = 2
+		}
+	}
+	if cl := Clashes(examples); len(cl) > 0 {
+		return nil, &ClashError{Clashes: cl}
+	}
+	labelSet := map[string]bool{}
+	for i, ex := range examples {
+		if ex.Label == "" {
+			return nil, fmt.Errorf("example %d (%q) has no label", i, ex.Text)
+		}
+		labelSet[ex.Label] = true
+	}
+	labels := make([]string, 0, len(labelSet))
+	for l := range labelSet {
+		labels = append(labels, l)
+	}
+	slices.Sort(labels)
+	if len(labels) < 2 {
+		return nil, ErrTooFewLabels
+	}
+	labelIndex := make(map[string]int32, len(labels))
+	for i, l := range labels {
+		labelIndex[l] = int32(i)
+	}
+
+	fc := opt.features()
+	buckets := 1 << fc.hashBits
+
+	// Pass 1: hash every example and count document frequencies per bucket.
+	raws := make([]struct{ word, char []uint32 }, len(examples))
+	df := make([]int32, buckets)
+	var f rawFeatures
+	seen := make([]int32, buckets) // last example index+1 that counted a bucket
+	for i, ex := range examples {
+		fc.extract(ex.Text, &f)
+		if len(f.words) == 0 {
+			return nil, &EmptyExampleError{Index: i, Text: ex.Text}
+		}
+		raws[i].word = slices.Clone(f.word)
+		raws[i].char = slices.Clone(f.char)
+		for _, blk := range [2][]uint32{f.word, f.char} {
+			for _, b := range blk {
+				if seen[b] != int32(i+1) {
+					seen[b] = int32(i + 1)
+					df[b]++
+				}
+			}
+		}
+	}
+
+	// Columns in bucket order: deterministic and independent of example order.
+	var kept []uint32
+	var idf []float32
+	n := float64(len(examples))
+	for b := range df {
+		if df[b] >= int32(opt.MinDF) {
+			kept = append(kept, uint32(b))
+			// scikit-learn's smooth idf.
+			idf = append(idf, float32(math.Log((1+n)/(1+float64(df[b])))+1))
+		}
+	}
+	voc := newVocab(kept, idf)
+	voc.maxIDF = float32(math.Log(1+n) + 1)
+
+	// Pass 2: TF-IDF vectors in CSR form.
+	x := csr{rowPtr: make([]int32, 1, len(examples)+1)}
+	y := make([]int32, len(examples))
+	var v sparse
+	for i := range examples {
+		f.word, f.char = raws[i].word, raws[i].char
+		voc.vectorize(&fc, &f, &v)
+		x.cols = append(x.cols, v.cols...)
+		x.vals = append(x.vals, v.vals...)
+		x.rowPtr = append(x.rowPtr, int32(len(x.cols)))
+		x.split = append(x.split, v.split)
+		y[i] = labelIndex[examples[i].Label]
+	}
+	raws = nil
+
+	w, bias := trainSoftmax(&x, y, len(labels), len(voc.idf), opt)
+
+	qw, qs := quantize(w, len(labels))
+	m := &Model{
+		labels:   labels,
+		fc:       fc,
+		voc:      voc,
+		w:        qw,
+		wScale:   qs,
+		bias:     bias,
+		k:        len(labels),
+		oosIndex: -1,
+	}
+	if i, ok := labelIndex[OutOfScope]; ok {
+		m.oosIndex = int(i)
+	}
+	m.buildExplanations(examples, y, &x)
+	return m, nil
+}
+
+// csr is a row-compressed sparse matrix.
+type csr struct {
+	rowPtr []int32
+	cols   []int32
+	vals   []float32
+	split  []int // per row, the length of the word block (training only)
+}
+
+func (x *csr) row(i int) ([]int32, []float32) {
+	a, b := x.rowPtr[i], x.rowPtr[i+1]
+	return x.cols[a:b], x.vals[a:b]
+}
+
+// trainSoftmax fits multinomial logistic regression with L2 regularisation
+// by plain SGD: shuffled examples, a linearly decaying step, the weight decay
+// applied lazily through a global scale so that each step only touches the
+// example's non-zero features. The weights are stored feature-major (one row
+// of k class weights per feature) so that scoring is a sequence of short
+// contiguous vector additions.
+//
+// Classes whose gradient is negligible for an example are skipped in the
+// update, which makes late epochs several times cheaper than early ones.
+func trainSoftmax(x *csr, y []int32, k, nFeatures int, opt Options) ([]float32, []float32) {
+	n := len(y)
+	v := make([]float32, nFeatures*k)
+	bias := make([]float64, k)
+	scale := 1.0
+	// scikit-learn's objective C*sum(loss) + |W|^2/2, divided by C*n, is
+	// mean(loss) + lambda/2 |W|^2.
+	lambda := 1 / (opt.C * float64(n))
+	rng := rand.New(rand.NewPCG(opt.Seed, 0x9e3779b97f4a7c15))
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	scores := make([]float32, k)
+	grad := make([]float64, k)
+	active := make([]int, 0, k)
+	total := float64(opt.Epochs * n)
+	step := 0
+	for epoch := 0; epoch < opt.Epochs; epoch++ {
+		rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, i := range order {
+			eta := opt.LearningRate * (1 - float64(step)/total)
+			step++
+			cols, vals := x.row(i)
+			for c := range scores {
+				scores[c] = 0
+			}
+			accumulate(scores, v, cols, vals)
+			// Softmax over the true scores (scale * v + bias).
+			maxS := math.Inf(-1)
+			for c := range scores {
+				s := scale*float64(scores[c]) + bias[c]
+				grad[c] = s
+				maxS = max(maxS, s)
+			}
+			var sum float64
+			for c := range grad {
+				grad[c] = expNeg(grad[c] - maxS)
+				sum += grad[c]
+			}
+			active = active[:0]
+			for c := range grad {
+				g := grad[c] / sum
+				if c == int(y[i]) {
+					g--
+				}
+				grad[c] = g
+				if g > 1e-4 || g < -1e-4 {
+					active = append(active, c)
+				}
+			}
+			scale *= 1 - eta*lambda
+			coef := eta / scale
+			for p, col := range cols {
+				xv := float64(vals[p]) * coef
+				row := v[int(col)*k : int(col)*k+k]
+				for _, c := range active {
+					row[c] -= float32(xv * grad[c])
+				}
+			}
+			for _, c := range active {
+				bias[c] -= eta * grad[c]
+			}
+			if scale < 1e-3 {
+				for j := range v {
+					v[j] *= float32(scale)
+				}
+				scale = 1
+			}
+		}
+	}
+	for j := range v {
+		v[j] *= float32(scale)
+	}
+	b32 := make([]float32, k)
+	for c := range bias {
+		b32[c] = float32(bias[c])
+	}
+	return v, b32
+}
