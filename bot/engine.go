@@ -136,12 +136,16 @@ type conversation struct {
 	state    *dialogue // guarded by the worker: only the running worker touches it
 }
 
-func (e *Engine) conv(id string) (*conversation, error) {
+// begin starts an operation on a conversation; the caller must call e.working.Done when it ends.
+// Holding the WaitGroup from the start means Close cannot finish between storing a message and
+// scheduling its answer, so a message accepted just before shutdown is still answered.
+func (e *Engine) begin(id string) (*conversation, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return nil, ErrClosed
 	}
+	e.working.Add(1)
 	c, ok := e.convs[id]
 	if !ok {
 		c = &conversation{id: id}
@@ -153,10 +157,11 @@ func (e *Engine) conv(id string) (*conversation, error) {
 
 // Greet stores and publishes the greeting that opens a new conversation.
 func (e *Engine) Greet(ctx context.Context, conversationID string) error {
-	c, err := e.conv(conversationID)
+	c, err := e.begin(conversationID)
 	if err != nil {
 		return err
 	}
+	defer e.working.Done()
 	u := e.Understanding()
 	text := u.Config.Expand(pick(u.Config.Persona.Greeting, conversationID, 0), e.now())
 	d := store.Decision{Intent: intents.IntentGreeting, Confidence: 1, Source: SourceBuiltin, Rule: RuleGreeting}
@@ -169,10 +174,11 @@ func (e *Engine) Greet(ctx context.Context, conversationID string) error {
 // called once the message is on disk and before anyone sees it or the bot answers it: that is where
 // the transport acknowledges it, so that an acknowledgement always precedes the reply.
 func (e *Engine) Receive(ctx context.Context, conversationID, clientID, text string, stored func(saved store.Message, duplicate bool)) (saved store.Message, duplicate bool, err error) {
-	c, err := e.conv(conversationID)
+	c, err := e.begin(conversationID)
 	if err != nil {
 		return store.Message{}, false, err
 	}
+	defer e.working.Done()
 	c.mu.Lock()
 	saved, duplicate, err = e.store.AppendMessage(ctx, store.Message{ConversationID: conversationID, ClientID: clientID, From: FromVisitor, Text: text})
 	if err == nil {
@@ -199,7 +205,7 @@ func (e *Engine) enqueue(c *conversation, m store.Message) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	c.queue = append(c.queue, m)
-	if c.running || e.closed {
+	if c.running {
 		return
 	}
 	c.running = true

@@ -62,6 +62,8 @@ func Parse(name string, data []byte) (*Config, error) {
 	pos := map[string]*yaml.Node{}
 	checkKeys(doc, reflect.TypeOf(Config{}), "", pos, ps)
 
+	// Unknown keys do not stop validation (everything wrong is reported in one run), but values of
+	// the wrong type do: the config they leave behind would produce misleading follow-on problems.
 	var cfg Config
 	if err := doc.Decode(&cfg); err != nil {
 		var te *yaml.TypeError
@@ -73,8 +75,6 @@ func Parse(name string, data []byte) (*Config, error) {
 			what, fix := explainTypeError(stripLinePrefix(msg))
 			ps.add(lineOf(msg), 0, what, fix)
 		}
-	}
-	if len(ps.list) > 0 {
 		return nil, ps.err()
 	}
 	cfg.Source = name
@@ -159,7 +159,11 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, pos map[string]*yaml.N
 			key, val := n.Content[i], n.Content[i+1]
 			f, ok := fields[key.Value]
 			if !ok {
-				ps.add(key.Line, key.Column, fmt.Sprintf("unknown key %q%s", key.Value, where(path)), suggest(key.Value, fields))
+				fix := suggest(key.Value, fields)
+				ps.add(key.Line, key.Column, fmt.Sprintf("unknown key %q%s", key.Value, where(path)), fix)
+				if strings.HasPrefix(fix, "did you mean") {
+					pos[path+":misspelt"] = key // validation stays quiet about what the typo left empty
+				}
 				continue
 			}
 			child := key.Value

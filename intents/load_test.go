@@ -46,9 +46,12 @@ func TestLoadBroken(t *testing.T) {
 		want []string
 	}{
 		{"unknown_key", []string{
-			`unknown_key.yaml:4:1: unknown key "colour" at the top level — remove it, or use one of: business, classifier, faq,`,
-			`unknown_key.yaml:7:5: unknown key "exmples" in intents[0] — did you mean "examples"?`,
-			`unknown_key.yaml:13:3: unknown key "acent" in widget — did you mean "accent"?`}},
+			// unknown keys do not hide the other problems of the file...
+			`unknown_key.yaml:4:13: unknown time zone "Mars/Olympus"`,
+			`unknown_key.yaml:5:1: unknown key "colour" at the top level — remove it, or use one of: business, classifier, faq,`,
+			// ...but what a typo leaves empty ("0 examples") is not reported twice.
+			`unknown_key.yaml:8:5: unknown key "exmples" in intents[0] — did you mean "examples"?`,
+			`unknown_key.yaml:14:3: unknown key "acent" in widget — did you mean "accent"?`}},
 		{"wrong_type", []string{
 			`wrong_type.yaml:11: expected true or false here, found text "maybe" — write true or false`,
 			`wrong_type.yaml:12: expected a list here, found text "orders"`,

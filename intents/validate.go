@@ -43,8 +43,27 @@ func (v *validator) at(path string) (int, int) {
 }
 
 func (v *validator) bad(path, what, fix string) {
+	if v.underTypo(path) {
+		return
+	}
 	line, col := v.at(path)
 	v.ps.add(line, col, what, fix)
+}
+
+// underTypo reports whether path lies in a mapping with a misspelt key: "intent has no examples"
+// after "unknown key exmples — did you mean examples?" would only repeat the same problem.
+func (v *validator) underTypo(path string) bool {
+	for p := path; p != ""; {
+		if _, ok := v.pos[p+":misspelt"]; ok {
+			return true
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return false
 }
 
 func (v *validator) badAt(line, col int, what, fix string) { v.ps.add(line, col, what, fix) }

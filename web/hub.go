@@ -77,19 +77,6 @@ func (h *Hub) Clients() int {
 	return n
 }
 
-// all returns every connected socket.
-func (h *Hub) all() []*client {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	var out []*client
-	for _, set := range h.convs {
-		for c := range set {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 // mustJSON marshals the server's own frame types, which cannot fail to encode.
 func mustJSON(v any) []byte {
 	b, err := json.Marshal(v)

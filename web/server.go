@@ -43,7 +43,8 @@ type Options struct {
 	PongWait   time.Duration
 	WriteWait  time.Duration
 	// ReadLimit is the hard size limit of one incoming frame in bytes; larger frames close the
-	// socket (1009) without being buffered. The soft limit in characters is widget.max_message_chars.
+	// socket (1009) without being buffered. Zero derives it from widget.max_message_chars (the
+	// soft limit, answered with a too_long error frame) so that any allowed message fits.
 	ReadLimit int64
 	// SendQueue is how many outgoing frames may wait for a slow socket before it is disconnected.
 	SendQueue int
@@ -65,8 +66,25 @@ type Server struct {
 	assets   *assetSet
 
 	http         *http.Server
-	clients      sync.WaitGroup
 	shuttingDown atomic.Bool
+
+	// conns holds every upgraded socket, said hello or not, so that shutdown reaches them all.
+	connsMu  sync.Mutex
+	conns    map[*client]struct{}
+	connsEnd sync.WaitGroup
+}
+
+// track registers (or forgets) an upgraded socket.
+func (s *Server) track(c *client, open bool) {
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	if open {
+		s.conns[c] = struct{}{}
+		s.connsEnd.Add(1)
+		return
+	}
+	delete(s.conns, c)
+	s.connsEnd.Done()
 }
 
 // New builds a server; call Serve to run it.
@@ -89,9 +107,6 @@ func New(opt Options) (*Server, error) {
 	if opt.WriteWait == 0 {
 		opt.WriteWait = 10 * time.Second
 	}
-	if opt.ReadLimit == 0 {
-		opt.ReadLimit = 64 << 10
-	}
 	if opt.SendQueue == 0 {
 		opt.SendQueue = 64
 	}
@@ -105,7 +120,7 @@ func New(opt Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opt: opt, engine: opt.Engine, store: opt.Store, hub: opt.Hub, log: opt.Logger, now: opt.Now, assets: assets}
+	s := &Server{opt: opt, engine: opt.Engine, store: opt.Store, hub: opt.Hub, log: opt.Logger, now: opt.Now, assets: assets, conns: map[*client]struct{}{}}
 	// Idle sockets are the common case (a widget open in a background tab): sharing write buffers
 	// through a pool means an idle socket holds none.
 	s.upgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{}, CheckOrigin: s.checkOrigin}
@@ -148,11 +163,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.http != nil {
 		err = s.http.Shutdown(ctx) // does not wait for hijacked (websocket) connections
 	}
-	for _, c := range s.hub.all() {
+	s.connsMu.Lock()
+	for c := range s.conns {
 		c.close(websocket.CloseGoingAway, "server restarting; reconnect to resume")
 	}
+	s.connsMu.Unlock()
 	done := make(chan struct{})
-	go func() { s.clients.Wait(); close(done) }()
+	go func() { s.connsEnd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():

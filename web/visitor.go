@@ -61,7 +61,10 @@ func (s *Server) handleVisitorSocket(c echo.Context) error {
 	}
 	cl := &client{s: s, conn: conn, send: make(chan []byte, s.opt.SendQueue), done: make(chan struct{}),
 		bucket: tokenBucket{capacity: float64(s.opt.RateBurst), perSecond: s.opt.RatePerSecond, tokens: float64(s.opt.RateBurst), last: s.now()}}
-	s.clients.Add(1)
+	s.track(cl, true)
+	if s.shuttingDown.Load() { // upgraded while Shutdown was closing the others
+		cl.close(websocket.CloseGoingAway, "server restarting; reconnect to resume")
+	}
 	go cl.writePump()
 	cl.readPump()
 	return nil
@@ -117,14 +120,20 @@ func (c *client) readPump() {
 		}
 		c.close(websocket.CloseNormalClosure, "")
 	}()
-	c.conn.SetReadLimit(s.opt.ReadLimit)
+	// A message of the largest allowed length must fit even when every character is escaped as
+	// \uXXXX\uXXXX (a surrogate pair: 12 bytes); anything larger is refused unread.
+	limit := s.opt.ReadLimit
+	if limit == 0 {
+		limit = max(64<<10, int64(s.engine.Understanding().Config.Widget.MaxMessageChars)*12+1024)
+	}
+	c.conn.SetReadLimit(limit)
 	_ = c.conn.SetReadDeadline(s.now().Add(s.opt.PongWait))
 	c.conn.SetPongHandler(func(string) error { return c.conn.SetReadDeadline(s.now().Add(s.opt.PongWait)) })
 	for {
 		kind, data, err := c.conn.ReadMessage()
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
-				s.log.Info("visitor frame over the hard size limit", "limit", s.opt.ReadLimit)
+				s.log.Info("visitor frame over the hard size limit", "limit", limit)
 			}
 			return
 		}
@@ -210,6 +219,8 @@ func (c *client) hello(f inFrame) {
 	if !resumed {
 		lastSeq = 0 // a fresh conversation: whatever the client had belongs to another one
 	}
+	// A client claiming more than exists would otherwise silently miss the next live messages.
+	lastSeq = min(lastSeq, conv.LastSeq)
 
 	c.mu.Lock()
 	c.conversationID = conv.ID
@@ -360,7 +371,7 @@ func (c *client) writePump() {
 	defer func() {
 		ticker.Stop()
 		_ = c.conn.Close()
-		s.clients.Done()
+		s.track(c, false)
 	}()
 	for {
 		select {

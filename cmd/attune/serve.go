@@ -177,7 +177,7 @@ func startDaemon(ctx context.Context, sc serveConfig, logOut io.Writer) (_ *daem
 	d := &daemon{log: log, store: db, engine: engine, web: srv, hub: hub, listener: l, served: make(chan error, 1), stop: stop}
 	go func() { d.served <- srv.Serve(l) }()
 	if sc.Config != "" {
-		go intents.Watch(bg, sc.Config, sc.ReloadInterval, func(c *intents.Config) error {
+		go intents.Watch(bg, cfg, sc.ReloadInterval, func(c *intents.Config) error {
 			u, err := intents.Train(c)
 			if err != nil {
 				return err

@@ -2,7 +2,6 @@ package nlu
 
 import (
 	"math"
-	"slices"
 	"unicode/utf8"
 )
 
@@ -180,13 +179,17 @@ func (v *vocab) column(b uint32) int32 {
 	}
 }
 
-// sparse is a sparse vector with sorted, distinct columns.
+// sparse is a sparse vector with distinct columns.
 type sparse struct {
 	cols []int32
 	vals []float32
 	// split is where the word block ends and the character block starts;
-	// each block's columns are sorted and distinct.
+	// each block's columns are distinct, in order of first occurrence.
 	split int
+	// Scratch of appendBlock's duplicate counting.
+	stamp []uint32
+	slot  []int32
+	gen   uint32
 }
 
 // vectorize turns bucket lists into one TF-IDF vector: each block is mapped
@@ -203,37 +206,56 @@ func (v *vocab) vectorize(c *featureConfig, f *rawFeatures, dst *sparse) {
 
 func (v *vocab) appendBlock(c *featureConfig, buckets []uint32, dst *sparse, weight float32) {
 	start := len(dst.cols)
-	unknown := 0
-	for _, b := range buckets {
-		if col := v.column(b); col >= 0 {
-			dst.cols = append(dst.cols, col)
-		} else {
-			unknown++
-		}
-	}
-	block := dst.cols[start:]
-	if len(block) == 0 {
-		return
-	}
-	slices.Sort(block)
-	// Collapse duplicates into counts, in place.
-	out := start
 	dst.vals = dst.vals[:start]
-	for i := start; i < len(dst.cols); {
-		j := i + 1
-		for j < len(dst.cols) && dst.cols[j] == dst.cols[i] {
-			j++
+	unknown := 0
+	// Count repeated columns with a small open-addressing table whose
+	// slots are invalidated by bumping a generation stamp, not by clearing:
+	// cheaper than sorting the block, and allocation-free once warm.
+	size := 64
+	for size < 2*len(buckets) {
+		size *= 2
+	}
+	if len(dst.stamp) < size {
+		dst.stamp = make([]uint32, size)
+		dst.slot = make([]int32, size)
+		dst.gen = 0
+	}
+	mask := uint32(len(dst.stamp) - 1)
+	dst.gen++
+	if dst.gen == 0 {
+		clear(dst.stamp)
+		dst.gen = 1
+	}
+	for _, b := range buckets {
+		col := v.column(b)
+		if col < 0 {
+			unknown++
+			continue
 		}
-		tf := float32(j - i)
-		if c.sublinear {
+		for h := (uint32(col) * 0x9e3779b1) & mask; ; h = (h + 1) & mask {
+			if dst.stamp[h] != dst.gen {
+				dst.stamp[h] = dst.gen
+				dst.slot[h] = int32(len(dst.cols))
+				dst.cols = append(dst.cols, col)
+				dst.vals = append(dst.vals, 1)
+				break
+			}
+			if dst.cols[dst.slot[h]] == col {
+				dst.vals[dst.slot[h]]++
+				break
+			}
+		}
+	}
+	for i := start; i < len(dst.cols); i++ {
+		tf := dst.vals[i]
+		if c.sublinear && tf > 1 {
 			tf = 1 + float32(math.Log(float64(tf)))
 		}
-		dst.cols[out] = dst.cols[i]
-		dst.vals = append(dst.vals, tf*v.idf[dst.cols[i]])
-		out++
-		i = j
+		dst.vals[i] = tf * v.idf[dst.cols[i]]
 	}
-	dst.cols = dst.cols[:out]
+	if len(dst.cols) == start && unknown == 0 {
+		return
+	}
 	var norm float64
 	for _, x := range dst.vals[start:] {
 		norm += float64(x) * float64(x)

@@ -5,12 +5,16 @@ import (
 	"sync"
 )
 
-// DefaultThreshold is the recommended out-of-scope confidence threshold. It
-// is the threshold chosen by the Larson et al. (2019) rule on the CLINC150
-// validation split (val + oos_val, best accuracy over the 151 classes with
-// out-of-scope as its own class) for a model trained with default Options on
-// CLINC150 train; `attune eval intents --clinc FILE` prints it again.
-const DefaultThreshold = 0.5
+// DefaultThreshold is the recommended out-of-scope confidence threshold: a
+// prediction whose Confidence is below it is out of scope. It is the
+// threshold chosen by the rule of Larson et al. (2019) on the CLINC150
+// validation split (val + oos_val: the best accuracy over the 151 classes,
+// out-of-scope counting as its own class) for a model trained with default
+// Options on CLINC150 train: 0.1152, rounded to 0.12. `attune eval intents
+// --clinc FILE` prints the chosen value again. Because Confidence is
+// corrected for chance it carries over to smaller label sets; a business
+// that prefers handing over to answering wrongly raises it.
+const DefaultThreshold = 0.12
 
 // Scored is one label with its calibrated probability.
 type Scored struct {
@@ -33,8 +37,8 @@ type Prediction struct {
 	// put an unknown text at 1/K, above any sensible threshold when K is
 	// small.
 	Confidence float64 `json:"confidence"`
-	// Top holds the three most probable labels, best first, with their
-	// probabilities.
+	// Top holds the three most probable labels (fewer if the model has
+	// fewer), best first, with their probabilities.
 	Top []Scored `json:"top"`
 	// Closest is the training example of Label most similar to the text
 	// (cosine of TF-IDF vectors), shown to agents as an explanation.
@@ -53,8 +57,7 @@ type Model struct {
 	labels   []string
 	fc       featureConfig
 	voc      *vocab
-	w        []int8    // quantized weights, feature-major: w[col*k+class]
-	wScale   []float32 // per column
+	w        []float32 // feature-major: w[col*k+class]
 	bias     []float32
 	k        int
 	oosIndex int // class index of OutOfScope, or -1
@@ -77,6 +80,9 @@ type classifyScratch struct {
 
 // Labels returns the labels the model can predict, sorted.
 func (m *Model) Labels() []string {
+	if m == nil {
+		return nil
+	}
 	return append([]string(nil), m.labels...)
 }
 
@@ -84,6 +90,9 @@ func (m *Model) Labels() []string {
 // UTF-8 text, gives a prediction; a text with no known feature gets nearly
 // uniform probabilities and therefore a low confidence.
 func (m *Model) Classify(text string) Prediction {
+	if m == nil || m.voc == nil {
+		return Prediction{} // not a trained model: nothing is in scope
+	}
 	s, _ := m.scratch.Get().(*classifyScratch)
 	if s == nil {
 		s = &classifyScratch{scores: make([]float32, m.k), probs: make([]float64, m.k)}
@@ -123,7 +132,7 @@ func (m *Model) Classify(text string) Prediction {
 // probabilities computes the softmax of the linear scores of vec.
 func (m *Model) probabilities(vec *sparse, scores []float32, probs []float64) {
 	copy(scores, m.bias)
-	accumulateQ(scores, m.w, m.wScale, vec.cols, vec.vals)
+	accumulate(scores, m.w, vec.cols, vec.vals)
 	maxS := float32(math.Inf(-1))
 	for _, s := range scores {
 		maxS = max(maxS, s)
@@ -142,7 +151,7 @@ func (m *Model) probabilities(vec *sparse, scores []float32, probs []float64) {
 // SizeBytes estimates the memory the model holds (weights, vocabulary and
 // explanation index), for the memory budget of a configuration.
 func (m *Model) SizeBytes() int {
-	n := len(m.w) + len(m.wScale)*4 + len(m.bias)*4 + len(m.voc.keys)*8 + len(m.voc.idf)*4
+	n := len(m.w)*4 + len(m.bias)*4 + len(m.voc.keys)*8 + len(m.voc.idf)*4
 	e := &m.expl
 	for _, t := range e.texts {
 		n += len(t) + 16

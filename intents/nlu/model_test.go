@@ -167,6 +167,26 @@ func TestConcurrentClassify(t *testing.T) {
 	wg.Wait()
 }
 
+func TestUntrainedModel(t *testing.T) {
+	var zero nlu.Model
+	var nilModel *nlu.Model
+	for _, m := range []*nlu.Model{&zero, nilModel} {
+		if p := m.Classify("refund"); p.InScope(0) || p.Label != "" {
+			t.Errorf("untrained model classified %+v", p)
+		}
+	}
+}
+
+func TestTwoLabels(t *testing.T) {
+	m, err := nlu.Train([]nlu.Example{{"yes", "yes please"}, {"no", "no thanks"}}, nlu.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := m.Classify("yes"); p.Label != "yes" || len(p.Top) != 2 {
+		t.Errorf("Classify(yes) = %+v, want yes with a top of two", p)
+	}
+}
+
 func TestTrainErrors(t *testing.T) {
 	one := []nlu.Example{{"refund", "money back"}, {"refund", "i want a refund"}}
 	if _, err := nlu.Train(one, nlu.Options{}); !errors.Is(err, nlu.ErrTooFewLabels) {
@@ -211,8 +231,11 @@ func TestBadInputIsOutOfScope(t *testing.T) {
 		if p.Confidence < 0 || p.Confidence > 1 || p.Label == "" || len(p.Top) != 3 {
 			t.Errorf("Classify(%q) = %+v: malformed prediction", name, p)
 		}
-		if text == strings.Repeat("refund", 700) {
-			continue // a very long but real word: only required not to panic
+		if text == strings.Repeat("refund", 700) || strings.HasPrefix(text, "İ'll") {
+			// A very long but real word, and "I'll" with a dotted capital
+			// (which once made prose index out of range): made of known
+			// words, so only required not to panic.
+			continue
 		}
 		if p.InScope(nlu.DefaultThreshold) {
 			t.Errorf("Classify(%q) = %s with confidence %.2f, want out of scope at the default threshold", name, p.Label, p.Confidence)

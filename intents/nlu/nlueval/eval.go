@@ -54,7 +54,7 @@ type Report struct {
 	// MacroF1 is over all test labels, out-of-scope counting as one label.
 	MacroF1 float64 `json:"macro_f1"`
 	// Threshold is the confidence threshold used; ThresholdSource says where
-	// it came from ("val", "flag", or "none").
+	// it came from ("val", "flag", "default" or "none").
 	Threshold       float64 `json:"threshold"`
 	ThresholdSource string  `json:"threshold_source"`
 	// ValAccuracy is the accuracy on the validation split at the threshold,
@@ -122,8 +122,9 @@ func Command(args []string, stdout, stderr io.Writer) error {
 
 // Evaluate trains on ds.Train with default options and evaluates on ds.Test.
 // A threshold >= 0 is used as is; otherwise it is chosen on ds.Val when the
-// validation split has out-of-scope rows, and no threshold is applied when
-// there is nothing to choose it on.
+// validation split has out-of-scope rows, nlu.DefaultThreshold is used when
+// only the test split has some, and no threshold is applied when there is
+// nothing to reject (closed-set accuracy, as for HWU64).
 func Evaluate(ds Dataset, threshold float64) (*Report, error) {
 	return EvaluateOptions(ds, threshold, nlu.Options{})
 }
@@ -181,6 +182,10 @@ func EvaluateOptions(ds Dataset, threshold float64, opt nlu.Options) (*Report, e
 		t, acc := ChooseThreshold(ds.Val, preds)
 		rep.Threshold, rep.ThresholdSource = t, "val"
 		rep.ValAccuracy = &acc
+	case hasOOS(ds.Test):
+		// Out-of-scope rows to reject but nothing to choose a threshold
+		// on: use the product's default, as a new business would.
+		rep.Threshold, rep.ThresholdSource = nlu.DefaultThreshold, "default"
 	default:
 		rep.Threshold, rep.ThresholdSource = 0, "none"
 	}

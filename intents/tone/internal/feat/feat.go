@@ -90,6 +90,40 @@ func Tokenize(text string, buf []Token) []Token {
 	}
 	word = scratch[:0]
 	for i, r := range text {
+		if r < utf8.RuneSelf {
+			// ASCII fast path: most chat text never reaches the unicode tables.
+			c := byte(r)
+			switch {
+			case 'a' <= c && c <= 'z':
+				lower++
+			case 'A' <= c && c <= 'Z':
+				upper++
+				c += 'a' - 'A'
+				changed = true
+			case '0' <= c && c <= '9':
+				changed = true
+				if start < 0 {
+					start = i
+				}
+				if n := len(word); n > 0 && word[n-1] == '#' {
+					continue
+				}
+				c = '#'
+			case c == '\'':
+			default:
+				flush(i)
+				switch c {
+				case '.', '!', '?', ';', ':', ',', '(', ')', '\n':
+					brk = true
+				}
+				continue
+			}
+			if start < 0 {
+				start = i
+			}
+			word = append(word, c)
+			continue
+		}
 		if r == utf8.RuneError {
 			flush(i)
 			continue

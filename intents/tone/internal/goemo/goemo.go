@@ -24,6 +24,17 @@ var labelTone = map[string]int{
 	"neutral": 4,
 }
 
+// ToneLabels returns the ids of the GoEmotions labels merged into Tones[t].
+func ToneLabels(t int) []int {
+	var ids []int
+	for id, l := range Labels {
+		if lt, ok := labelTone[l]; ok && lt == t {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
 // Labels lists the 28 GoEmotions labels in id order (emotions.txt).
 var Labels = strings.Fields("admiration amusement anger annoyance approval caring confusion curiosity desire disappointment disapproval disgust embarrassment excitement fear gratitude grief joy love nervousness optimism pride realization relief remorse sadness surprise neutral")
 
@@ -31,6 +42,8 @@ var Labels = strings.Fields("admiration amusement anger annoyance approval carin
 type Example struct {
 	Text string
 	Gold [5]bool
+	// Labels has bit i set when Labels[i] (the GoEmotions label with id i) applies.
+	Labels uint32
 }
 
 // Load reads one split (train.tsv, dev.tsv or test.tsv).
@@ -58,6 +71,7 @@ func Load(path string) ([]Example, error) {
 			if err != nil || id < 0 || id >= len(Labels) {
 				return nil, fmt.Errorf("load %s: bad label %q", path, l)
 			}
+			ex.Labels |= 1 << id
 			if t, ok := labelTone[Labels[id]]; ok {
 				ex.Gold[t] = true
 			}
