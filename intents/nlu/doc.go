@@ -14,9 +14,9 @@
 //     with TF-IDF (raw counts, scikit-learn's smooth idf) and l2-normalised
 //     separately. Features never seen in training still count in the norm,
 //     at the rarest idf: a message made mostly of unknown words gets small
-//     scores and a low confidence, which roughly added 15 points of
-//     out-of-scope recall on the CLINC150 validation split at equal
-//     in-scope accuracy.
+//     scores and a low confidence. On CLINC150's validation and oos_train
+//     queries this raised out-of-scope recall at the Larson threshold from
+//     43 % to 69 % at equal closed-set accuracy.
 //   - A multinomial logistic regression (L2, C = 20) fitted by SGD: 8
 //     shuffled epochs with a linearly decaying step, lazy weight decay, and
 //     updates restricted to classes with a non-negligible gradient. The

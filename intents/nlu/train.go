@@ -38,7 +38,7 @@ type Options struct {
 	// HashBits is the log2 of the number of hash buckets for features.
 	HashBits int
 	// MinDF drops features seen in fewer training examples. The default is
-	// 1 below minDFLarge examples, where a word used once in a business's
+	// 1 below 2,000 examples, where a word used once in a business's
 	// twenty examples still matters, and 2 from there on, where singletons
 	// are mostly noise and make up a third of the weight matrix.
 	MinDF int
