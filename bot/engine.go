@@ -9,11 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/attune-chat/attune/bot/empathy"
+	"github.com/attune-chat/attune/bot/llm"
 	"github.com/attune-chat/attune/intents"
 	"github.com/attune-chat/attune/intents/tone"
 	"github.com/attune-chat/attune/store"
@@ -38,8 +40,21 @@ type Publisher interface {
 type Event struct {
 	// Message is set for a stored message.
 	Message *store.Message
+	// StreamID, beside Message, names the stream that showed the message while it was written:
+	// the stored message replaces what was streamed.
+	StreamID string
 	// Typing is set when someone starts or stops typing.
 	Typing *Typing
+	// Stream is a piece of a reply still being written (LLM answers).
+	Stream *Stream
+}
+
+// Stream is a piece of a reply being written, shown in place until the stored message with the
+// same ID arrives. Streams are never stored.
+type Stream struct {
+	ID    string
+	From  string
+	Delta string
 }
 
 // Typing says that From (visitor, bot, agent) started or stopped typing.
@@ -67,6 +82,8 @@ type Options struct {
 	// Tone analyses how visitors feel; nil builds the default analyzer.
 	Tone   *tone.Analyzer
 	Logger *slog.Logger
+	// Getenv reads the LLM endpoint's environment overrides and key; nil means os.Getenv.
+	Getenv func(string) string
 	Now    func() time.Time
 	// IdleEvict drops the in-memory state of conversations idle this long (rebuilt on demand).
 	IdleEvict time.Duration
@@ -80,6 +97,7 @@ type Engine struct {
 	now       func() time.Time
 	idleEvict time.Duration
 	tone      *tone.Analyzer
+	getenv    func(string) string
 	know      atomic.Pointer[knowledge]
 
 	mu      sync.Mutex
@@ -93,7 +111,11 @@ func New(opt Options) (*Engine, error) {
 	if opt.Store == nil || opt.Publisher == nil || opt.Understanding == nil {
 		return nil, errors.New("bot.New: Store, Publisher and Understanding are required")
 	}
-	e := &Engine{store: opt.Store, pub: opt.Publisher, log: opt.Logger, now: opt.Now, idleEvict: opt.IdleEvict, tone: opt.Tone, convs: map[string]*conversation{}}
+	e := &Engine{store: opt.Store, pub: opt.Publisher, log: opt.Logger, now: opt.Now, idleEvict: opt.IdleEvict, tone: opt.Tone,
+		getenv: opt.Getenv, convs: map[string]*conversation{}}
+	if e.getenv == nil {
+		e.getenv = os.Getenv
+	}
 	if e.tone == nil {
 		e.tone = tone.New()
 	}
@@ -106,7 +128,9 @@ func New(opt Options) (*Engine, error) {
 	if e.idleEvict == 0 {
 		e.idleEvict = 30 * time.Minute
 	}
-	e.SetUnderstanding(opt.Understanding)
+	if err := e.SetUnderstanding(opt.Understanding); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -114,11 +138,36 @@ func New(opt Options) (*Engine, error) {
 type knowledge struct {
 	und      *intents.Understanding
 	composer *empathy.Composer
+	// llm is nil when no endpoint is configured: the bot then runs on FAQ and intents alone.
+	llm *llm.Client
+	// endpoint identifies the LLM endpoint (without its key), to keep the client, and its circuit
+	// breaker's memory, across reloads that do not change it.
+	endpoint string
 }
 
-// SetUnderstanding swaps in a reloaded configuration; turns already running finish with the old one.
-func (e *Engine) SetUnderstanding(u *intents.Understanding) {
-	e.know.Store(&knowledge{und: u, composer: empathy.New(u.Config.Tone)})
+// SetUnderstanding swaps in a reloaded configuration; turns already running finish with the old
+// one. It fails, leaving the previous configuration in force, when the LLM layer cannot be built.
+func (e *Engine) SetUnderstanding(u *intents.Understanding) error {
+	k := &knowledge{und: u, composer: empathy.New(u.Config.Tone)}
+	ep, ok, err := llm.EndpointFrom(u.Config.LLM, e.getenv)
+	if err != nil {
+		return fmt.Errorf("llm endpoint: %w", err)
+	}
+	if ok {
+		facts, err := llm.BuildKnowledge(u.Config, e.now())
+		if err != nil {
+			return fmt.Errorf("llm knowledge: %w", err)
+		}
+		k.endpoint = ep.String()
+		if prev := e.know.Load(); prev != nil && prev.llm != nil && prev.endpoint == k.endpoint {
+			prev.llm.SetKnowledge(facts)
+			k.llm = prev.llm
+		} else if k.llm, err = llm.New(llm.Options{Endpoint: ep, Knowledge: facts, Logger: e.log, Now: e.now}); err != nil {
+			return fmt.Errorf("llm client: %w", err)
+		}
+	}
+	e.know.Store(k)
+	return nil
 }
 
 // Understanding returns the configuration in force.
@@ -165,7 +214,7 @@ func (e *Engine) Greet(ctx context.Context, conversationID string) error {
 	u := e.Understanding()
 	text := u.Config.Expand(pick(u.Config.Persona.Greeting, conversationID, 0), e.now())
 	d := store.Decision{Intent: intents.IntentGreeting, Confidence: 1, Source: SourceBuiltin, Rule: RuleGreeting}
-	_, err = e.appendBot(ctx, c, text, d)
+	_, err = e.appendBot(ctx, c, text, d, "")
 	return err
 }
 
@@ -236,15 +285,16 @@ func (e *Engine) work(c *conversation) {
 	}
 }
 
-// appendBot stores a bot message with its decision record and publishes it.
-func (e *Engine) appendBot(ctx context.Context, c *conversation, text string, d store.Decision) (store.Message, error) {
+// appendBot stores a bot message with its decision record and publishes it (as the end of
+// streamID's stream, when the reply was streamed).
+func (e *Engine) appendBot(ctx context.Context, c *conversation, text string, d store.Decision, streamID string) (store.Message, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	m, err := e.store.AppendBotTurn(ctx, store.Message{ConversationID: c.id, From: FromBot, Text: text}, d)
 	if err != nil {
 		return store.Message{}, fmt.Errorf("store bot message: %w", err)
 	}
-	e.pub.Publish(c.id, Event{Message: &m})
+	e.pub.Publish(c.id, Event{Message: &m, StreamID: streamID})
 	return m, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/attune-chat/attune/bot/empathy"
+	"github.com/attune-chat/attune/bot/llm"
 	"github.com/attune-chat/attune/intents"
 	"github.com/attune-chat/attune/intents/tone"
 	"github.com/attune-chat/attune/store"
@@ -21,6 +22,7 @@ const (
 	SourceClarify  = "clarify"
 	SourceFallback = "fallback"
 	SourceContact  = "contact"
+	SourceLLM      = "llm"
 )
 
 // Policy rules: which rule decided what the bot did.
@@ -35,6 +37,9 @@ const (
 	RuleAskedForPerson    = "asked_for_person"
 	RuleIntentNeedsPerson = "intent_needs_person"
 	RuleUnresolvedLimit   = "unresolved_limit"
+	RuleLLMGrounded       = "llm_grounded"
+	RuleLLMNotCovered     = "llm_not_covered"
+	RuleLLMUnavailable    = "llm_unavailable"
 )
 
 // dialogue is what the bot remembers between turns of one conversation.
@@ -51,6 +56,20 @@ type dialogue struct {
 	trajectory tone.Trajectory
 	// acks are the acknowledgements already used: never say the same one twice.
 	acks []string
+	// history is the recent conversation, for the LLM's context.
+	history []llm.Turn
+	// restorer keeps personal-data placeholders stable across the conversation's LLM turns.
+	restorer *llm.Restorer
+}
+
+// historyTurns bounds the conversation kept in memory for the LLM.
+const historyTurns = 12
+
+func (st *dialogue) remember(from, text string) {
+	st.history = append(st.history, llm.Turn{From: from, Text: text})
+	if len(st.history) > historyTurns {
+		st.history = st.history[len(st.history)-historyTurns:]
+	}
 }
 
 // details is the free-form part of a decision record: the evidence behind the decision, kept so
@@ -65,6 +84,19 @@ type details struct {
 	Trajectory *tone.Trajectory `json:"trajectory,omitempty"`
 	Reply      *empathy.Reply   `json:"reply,omitempty"`
 	Acks       []string         `json:"acks,omitempty"`
+	LLM        *llmDetails      `json:"llm,omitempty"`
+}
+
+// llmDetails records what the LLM layer did in a turn.
+type llmDetails struct {
+	Sources   []string `json:"sources,omitempty"`
+	Covered   bool     `json:"covered"`
+	Blocked   string   `json:"blocked,omitempty"`
+	Injection bool     `json:"injection,omitempty"`
+	Redacted  int      `json:"redacted,omitempty"`
+	ElapsedMS int64    `json:"elapsed_ms"`
+	// Failure is why the endpoint gave no answer (timeout, rate_limited, circuit_open, ...).
+	Failure string `json:"failure,omitempty"`
 }
 
 // respond runs one bot turn for a stored visitor message.
@@ -83,9 +115,9 @@ func (e *Engine) respond(ctx context.Context, c *conversation, m store.Message) 
 	e.pub.Publish(c.id, Event{Typing: &Typing{From: FromBot, On: true}})
 	defer e.pub.Publish(c.id, Event{Typing: &Typing{From: FromBot, On: false}})
 
-	text, d := e.decide(e.know.Load(), c.state, m)
+	text, d, streamID := e.decide(ctx, e.know.Load(), c, m)
 	d.InReplyTo = m.Seq
-	_, err := e.appendBot(ctx, c, text, d)
+	_, err := e.appendBot(ctx, c, text, d, streamID)
 	return err
 }
 
@@ -99,21 +131,31 @@ type outcome struct {
 	confidence                float64
 }
 
-// decide runs the whole turn: understand, choose, then acknowledge the feeling and record why.
-func (e *Engine) decide(k *knowledge, st *dialogue, m store.Message) (string, store.Decision) {
-	u, cfg := k.und, k.und.Config
+// decide runs the whole turn: understand, choose (asking the LLM what the configuration does not
+// cover), then acknowledge the feeling and record why. It returns the reply, its decision record
+// and, when the reply was streamed, the stream's id.
+func (e *Engine) decide(ctx context.Context, k *knowledge, c *conversation, m store.Message) (string, store.Decision, string) {
+	u, cfg, st := k.und, k.und.Config, c.state
 	match := u.Understand(m.Text)
+	var result tone.Result
+	if cfg.ToneEnabled() {
+		result = e.tone.Analyze(m.Text)
+	}
 	out := choose(u, st, m, match)
+	var llmDet *llmDetails
+	var streamID string
+	if k.llm != nil && (out.source == SourceFallback || out.rule == RuleUnresolvedLimit) {
+		out, llmDet, streamID = e.askLLM(ctx, k, c, m, result, out)
+	}
 	text := cfg.Expand(out.text, e.now())
-	det := details{Match: &match, Threshold: u.Threshold, Clarifying: st.clarifying, Unresolved: st.unresolved}
+	det := details{Match: &match, Threshold: u.Threshold, Clarifying: st.clarifying, Unresolved: st.unresolved, LLM: llmDet}
 
 	if cfg.ToneEnabled() {
-		result := e.tone.Analyze(m.Text)
 		intent := ""
 		if match.InScope {
 			intent = match.Prediction.Label
 		}
-		resolved := out.source == SourceIntent || out.source == SourceFAQ || out.source == SourceBuiltin
+		resolved := out.source == SourceIntent || out.source == SourceFAQ || out.source == SourceBuiltin || out.source == SourceLLM
 		signals := st.trajectory.Observe(tone.Turn{Text: m.Text, Result: result, Intent: intent, Resolved: resolved})
 		offer := personOffer
 		if out.source == SourceFallback || out.source == SourceContact {
@@ -128,9 +170,72 @@ func (e *Engine) decide(k *knowledge, st *dialogue, m store.Message) (string, st
 		traj := st.trajectory
 		det.Tone, det.Signals, det.Trajectory, det.Reply, det.Acks = &result, &signals, &traj, &reply, st.acks
 	}
+	st.remember(FromVisitor, m.Text)
+	st.remember(FromBot, text)
 	raw, _ := json.Marshal(det)
 	return text, store.Decision{ConversationID: m.ConversationID, Intent: out.label, Confidence: out.confidence,
-		Source: out.source, Rule: out.rule, Details: raw}
+		Source: out.source, Rule: out.rule, Details: raw}, streamID
+}
+
+// askLLM answers, from the business's own knowledge, a message the classifier could not place.
+// The reply streams to the visitor as it is written. When the endpoint fails, the visitor still
+// gets a useful reply at once: the best-matching FAQ answer, or the fallback it would have had.
+func (e *Engine) askLLM(ctx context.Context, k *knowledge, c *conversation, m store.Message, result tone.Result, fallback outcome) (outcome, *llmDetails, string) {
+	st, cfg := c.state, k.und.Config
+	if st.restorer == nil {
+		st.restorer = llm.NewRestorer()
+	}
+	streamID := store.NewID()
+	streamed := false
+	req := llm.Request{Message: m.Text, History: st.history, Restorer: st.restorer,
+		Tone: llm.Tone{Dominant: result.Dominant, Intensity: result.Intensity, Guidance: toneGuidance(result.Dominant)}}
+	ans, err := k.llm.Answer(ctx, req, func(delta string) {
+		streamed = true
+		e.pub.Publish(c.id, Event{Stream: &Stream{ID: streamID, From: FromBot, Delta: delta}})
+	})
+	det := &llmDetails{Sources: ans.Sources, Covered: ans.Covered, Blocked: ans.Blocked, Injection: ans.Injection,
+		Redacted: ans.Redacted, ElapsedMS: ans.Elapsed.Milliseconds()}
+	if !streamed {
+		streamID = ""
+	}
+	o := func(text, source, rule string) outcome {
+		return outcome{text: text, source: source, rule: rule, label: fallback.label, confidence: fallback.confidence}
+	}
+	if err != nil {
+		det.Failure = llm.Reason(err)
+		e.log.Warn("llm unavailable; answering without it", "conversation", c.id, "reason", det.Failure)
+		for _, h := range ans.Retrieved {
+			if id, ok := strings.CutPrefix(h.Chunk.Source, "faq/"); ok {
+				if f, ok := cfg.FAQByID(id); ok {
+					return o("This may help: "+pick(f.Answer, m.ConversationID, st.turns), SourceFAQ, RuleLLMUnavailable), det, streamID
+				}
+			}
+			break // only the best match is worth offering
+		}
+		fallback.rule = RuleLLMUnavailable
+		return fallback, det, streamID
+	}
+	if !ans.Covered {
+		return o("I don't have that information, and I'd rather not guess. "+contactText(cfg), SourceContact, RuleLLMNotCovered), det, streamID
+	}
+	st.unresolved = 0
+	return o(ans.Text, SourceLLM, RuleLLMGrounded), det, streamID
+}
+
+// toneGuidance tells the model how to treat the visitor's feeling. The acknowledgement itself is
+// added by the composer, so the model must not apologise as well.
+func toneGuidance(dominant string) string {
+	switch dominant {
+	case "confusion":
+		return "The visitor seems confused: explain step by step in plain words. Do not apologise; an acknowledgement is added separately."
+	case "anxiety":
+		return "The visitor seems worried: be calm and concrete about what happens next. Do not apologise; an acknowledgement is added separately."
+	case "urgency":
+		return "The visitor is in a hurry: give the fastest path first, in as few words as possible."
+	case "frustration":
+		return "The visitor is frustrated: be direct and helpful, no filler. Do not apologise; an acknowledgement is added separately."
+	}
+	return ""
 }
 
 // choose is the policy: given what was understood, answer, clarify, fall back or point to a person.
@@ -270,6 +375,11 @@ func (e *Engine) restore(ctx context.Context, conversationID string) *dialogue {
 		}
 		if det.Acks != nil {
 			st.acks = det.Acks
+		}
+	}
+	if msgs, err := e.store.MessagesAfter(ctx, conversationID, 0, 0); err == nil {
+		for _, m := range msgs {
+			st.remember(m.From, m.Text)
 		}
 	}
 	return st

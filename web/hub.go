@@ -49,8 +49,12 @@ func (h *Hub) Publish(conversationID string, ev bot.Event) {
 	var seq int64
 	switch {
 	case ev.Message != nil:
-		frame = mustJSON(messageFrameOf(ev.Message))
+		f := messageFrameOf(ev.Message)
+		f.StreamID = ev.StreamID
+		frame = mustJSON(f)
 		seq = ev.Message.Seq
+	case ev.Stream != nil:
+		frame = mustJSON(streamFrame{Type: "stream", StreamID: ev.Stream.ID, From: ev.Stream.From, Delta: ev.Stream.Delta})
 	case ev.Typing != nil:
 		if ev.Typing.From == bot.FromVisitor {
 			return // visitors do not need to see themselves typing in their other tabs

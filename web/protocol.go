@@ -40,6 +40,15 @@ type messageFrame struct {
 	Text     string `json:"text"`
 	At       string `json:"at"`
 	ClientID string `json:"client_id,omitempty"`
+	// StreamID is set on the message that ends a stream: it replaces what was streamed.
+	StreamID string `json:"stream_id,omitempty"`
+}
+
+type streamFrame struct {
+	Type     string `json:"type"`
+	StreamID string `json:"stream_id"`
+	From     string `json:"from"`
+	Delta    string `json:"delta"`
 }
 
 type typingFrame struct {

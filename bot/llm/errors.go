@@ -49,6 +49,7 @@ type UnavailableError struct {
 	ctxErr     error
 }
 
+// Error describes the failure without the API key.
 func (e *UnavailableError) Error() string {
 	s := "llm: assistant unavailable (" + e.Reason
 	if e.Status != 0 {

@@ -188,7 +188,7 @@ func (f *fakeOpenAI) chat(w http.ResponseWriter, r *http.Request, rec recorded) 
 		}
 		json.NewEncoder(w).Encode(map[string]any{"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "test-model",
 			"choices": []map[string]any{{"index": 0, "message": msg, "finish_reason": finish}},
-			"usage": map[string]int{"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+			"usage":   map[string]int{"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
 		return
 	}
 	w.Header().Set("Content-Type", "text/event-stream")

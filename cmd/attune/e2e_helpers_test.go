@@ -124,6 +124,8 @@ type frame struct {
 	On             *bool  `json:"on"`
 	Code           string `json:"code"`
 	Message        string `json:"message"`
+	StreamID       string `json:"stream_id"`
+	Delta          string `json:"delta"`
 
 	raw string
 }

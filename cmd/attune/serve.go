@@ -182,8 +182,7 @@ func startDaemon(ctx context.Context, sc serveConfig, logOut io.Writer) (_ *daem
 			if err != nil {
 				return err
 			}
-			engine.SetUnderstanding(u)
-			return nil
+			return engine.SetUnderstanding(u)
 		}, log)
 	}
 	go d.housekeeping(bg)

@@ -197,11 +197,13 @@
     return true;
   }
 
+  // Called on every sign of activity (focus, pointer, each keystroke): it must not
+  // cut a scheduled retry short, or typing while the server is down would open a
+  // socket per keystroke and push the backoff to its 30 s cap. reconnectNow is the
+  // way to skip the wait.
   function connect() {
     wantSocket = true;
-    if (ws) return;
-    clearTimeout(retryTimer);
-    retryTimer = 0;
+    if (ws || retryTimer) return;
     var sock;
     try { sock = new WebSocket(wsURL()); } catch (e) { scheduleReconnect(); return; }
     ws = sock;
@@ -410,7 +412,7 @@
     clearFailure(el);
     setFoot(el, 'Sending…');
     if (connected) sendRaw({ type: 'message', id: item.id, text: item.text });
-    else connect();
+    else { wantSocket = true; reconnectNow(); } // the visitor asked: try now, not at the next retry
   }
 
   /* ---------- conversation state (bot | queued | agent | closed) ---------- */
