@@ -286,7 +286,7 @@ func TestClarifyThenAffirm(t *testing.T) {
 func replyDetails(t *testing.T, d store.Decision) (ack, style, dominant string) {
 	t.Helper()
 	var det struct {
-		Tone  struct{ Dominant string } `json:"tone"`
+		Tone  struct{ Dominant string }   `json:"tone"`
 		Reply struct{ Ack, Style string } `json:"reply"`
 	}
 	if err := json.Unmarshal(d.Details, &det); err != nil {

@@ -50,9 +50,12 @@ func hashRune(h uint64, r rune) uint64 {
 // featureConfig is the part of Options that decides which features a text
 // produces; training and classification must use the same one.
 type featureConfig struct {
-	wordN      int // word n-grams 1..wordN (1 to 3)
-	charMin    int // character n-grams inside words, charMin..charMax runes,
-	charMax    int // the word padded with a space on each side (0 disables)
+	wordN   int // word n-grams 1..wordN (1 to 3)
+	charMin int // character n-grams inside words, charMin..charMax runes,
+	charMax int // the word padded with a space on each side (0 disables)
+	// charSpan takes the character n-grams over the whole padded sentence
+	// instead of inside each word.
+	charSpan   bool
 	hashBits   uint
 	sublinear  bool
 	wordWeight float32
@@ -103,7 +106,7 @@ func (c *featureConfig) extract(text string, f *rawFeatures) {
 			h = hashString(h, w)
 			f.word = append(f.word, uint32(mix(h)&mask))
 		}
-		if c.charMax == 0 {
+		if c.charMax == 0 || c.charSpan {
 			continue
 		}
 		f.runes = append(f.runes[:0], ' ')
@@ -114,17 +117,42 @@ func (c *featureConfig) extract(text string, f *rawFeatures) {
 			continue
 		}
 		f.runes = append(f.runes, ' ')
-		rs := f.runes
-		for n := c.charMin; n <= c.charMax; n++ {
-			for s := 0; s+n <= len(rs); s++ {
-				h := uint64(fnvOffset ^ nsChar)
-				for _, r := range rs[s : s+n] {
-					h = hashRune(h, r)
-				}
-				f.char = append(f.char, uint32(mix(h)&mask))
+		f.char = c.appendCharGrams(f.char, f.runes, mask)
+	}
+	if c.charMax == 0 || !c.charSpan {
+		return
+	}
+	// Character n-grams over the whole sentence, across word boundaries
+	// (scikit-learn's analyzer="char" on the padded text): "my card" gives
+	// "y c" and "my ca", which carry word order and pairs of short words
+	// that in-word n-grams miss.
+	f.runes = append(f.runes[:0], ' ')
+	for _, w := range f.words {
+		if utf8.RuneCountInString(w) > maxCharWordRunes {
+			continue
+		}
+		for _, r := range w {
+			f.runes = append(f.runes, r)
+		}
+		f.runes = append(f.runes, ' ')
+	}
+	f.char = c.appendCharGrams(f.char, f.runes, mask)
+}
+
+// appendCharGrams appends the buckets of the charMin..charMax-rune n-grams
+// of rs. The hash of each n-gram extends that of its prefix, so a start
+// position costs charMax rune hashes rather than the sum of the lengths.
+func (c *featureConfig) appendCharGrams(dst []uint32, rs []rune, mask uint64) []uint32 {
+	for s := range rs {
+		h := uint64(fnvOffset ^ nsChar)
+		for n, r := range rs[s:min(len(rs), s+c.charMax)] {
+			h = hashRune(h, r)
+			if n+1 >= c.charMin {
+				dst = append(dst, uint32(mix(h)&mask))
 			}
 		}
 	}
+	return dst
 }
 
 // mix spreads fnv's weak low bits before masking.

@@ -33,6 +33,14 @@ type Options struct {
 	// CharMin and CharMax bound the character n-grams taken inside each
 	// word (padded with a space on each side). CharMax < 0 disables them.
 	CharMin, CharMax int
+	// CharAcrossWords takes the character n-grams over the whole sentence
+	// (words separated and surrounded by one space) instead of inside each
+	// word, so that they also span word boundaries.
+	CharAcrossWords bool
+	// Average returns the average of the weights over the SGD steps from
+	// epoch AverageFrom on (Polyak-Ruppert averaging) instead of the last
+	// weights; AverageFrom <= 0 means no averaging.
+	AverageFrom int
 	// WordNgrams is the longest word n-gram (1 to 3).
 	WordNgrams int
 	// HashBits is the log2 of the number of hash buckets for features.
@@ -107,6 +115,7 @@ func (o Options) features() featureConfig {
 		charMax:       o.CharMax,
 		hashBits:      uint(min(max(o.HashBits, 10), 24)),
 		sublinear:     o.SublinearTF,
+		charSpan:      o.CharAcrossWords,
 		wordWeight:    float32(o.WordWeight),
 	}
 	if fc.wordWeight <= 0 {
@@ -289,7 +298,21 @@ func trainSoftmax(x *csr, y []int32, k, nFeatures int, opt Options) ([]float32, 
 	active := make([]int, 0, k)
 	total := float64(opt.Epochs * n)
 	step := 0
+	// Averaging: the sum of the true weights scale*v over the averaged
+	// steps is kept as u + beta*v, which a sparse update of v by d keeps
+	// true by u -= beta*d (see Xu 2011, "Towards optimal one pass large
+	// scale learning with averaged stochastic gradient descent").
+	var u []float32
+	var ubias []float64
+	var beta float64
+	var avgSteps int
+	avgFrom := opt.AverageFrom - 1
+	if opt.AverageFrom > 0 && avgFrom < opt.Epochs {
+		u = make([]float32, len(v))
+		ubias = make([]float64, k)
+	}
 	for epoch := 0; epoch < opt.Epochs; epoch++ {
+		averaging := u != nil && epoch >= avgFrom
 		rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
 		for _, i := range order {
 			eta := opt.LearningRate * (1 - float64(step)/total)
@@ -324,26 +347,57 @@ func trainSoftmax(x *csr, y []int32, k, nFeatures int, opt Options) ([]float32, 
 			}
 			scale *= 1 - eta*lambda
 			coef := eta / scale
-			for p, col := range cols {
-				xv := float64(vals[p]) * coef
-				row := v[int(col)*k : int(col)*k+k]
-				for _, c := range active {
-					row[c] -= float32(xv * grad[c])
+			if averaging {
+				for p, col := range cols {
+					xv := float64(vals[p]) * coef
+					row := v[int(col)*k : int(col)*k+k]
+					urow := u[int(col)*k : int(col)*k+k]
+					for _, c := range active {
+						d := float32(xv * grad[c])
+						row[c] -= d
+						urow[c] += float32(beta) * d
+					}
+				}
+				beta += scale
+				avgSteps++
+			} else {
+				for p, col := range cols {
+					xv := float64(vals[p]) * coef
+					row := v[int(col)*k : int(col)*k+k]
+					for _, c := range active {
+						row[c] -= float32(xv * grad[c])
+					}
 				}
 			}
 			for _, c := range active {
 				bias[c] -= eta * grad[c]
 			}
+			if averaging {
+				for c := range bias {
+					ubias[c] += bias[c]
+				}
+			}
 			if scale < 1e-3 {
 				for j := range v {
 					v[j] *= float32(scale)
 				}
+				beta /= scale
 				scale = 1
 			}
 		}
 	}
-	for j := range v {
-		v[j] *= float32(scale)
+	if avgSteps > 0 {
+		inv := 1 / float64(avgSteps)
+		for j := range v {
+			v[j] = float32((float64(u[j]) + beta*float64(v[j])) * inv)
+		}
+		for c := range bias {
+			bias[c] = ubias[c] * inv
+		}
+	} else {
+		for j := range v {
+			v[j] *= float32(scale)
+		}
 	}
 	b32 := make([]float32, k)
 	for c := range bias {
