@@ -50,12 +50,9 @@ func hashRune(h uint64, r rune) uint64 {
 // featureConfig is the part of Options that decides which features a text
 // produces; training and classification must use the same one.
 type featureConfig struct {
-	wordN   int // word n-grams 1..wordN (1 to 3)
-	charMin int // character n-grams inside words, charMin..charMax runes,
-	charMax int // the word padded with a space on each side (0 disables)
-	// charSpan takes the character n-grams over the whole padded sentence
-	// instead of inside each word.
-	charSpan   bool
+	wordN      int // word n-grams 1..wordN (1 to 3)
+	charMin    int // character n-grams inside words, charMin..charMax runes,
+	charMax    int // the word padded with a space on each side (0 disables)
 	hashBits   uint
 	sublinear  bool
 	wordWeight float32
@@ -106,7 +103,7 @@ func (c *featureConfig) extract(text string, f *rawFeatures) {
 			h = hashString(h, w)
 			f.word = append(f.word, uint32(mix(h)&mask))
 		}
-		if c.charMax == 0 || c.charSpan {
+		if c.charMax == 0 {
 			continue
 		}
 		f.runes = append(f.runes[:0], ' ')
@@ -119,24 +116,6 @@ func (c *featureConfig) extract(text string, f *rawFeatures) {
 		f.runes = append(f.runes, ' ')
 		f.char = c.appendCharGrams(f.char, f.runes, mask)
 	}
-	if c.charMax == 0 || !c.charSpan {
-		return
-	}
-	// Character n-grams over the whole sentence, across word boundaries
-	// (scikit-learn's analyzer="char" on the padded text): "my card" gives
-	// "y c" and "my ca", which carry word order and pairs of short words
-	// that in-word n-grams miss.
-	f.runes = append(f.runes[:0], ' ')
-	for _, w := range f.words {
-		if utf8.RuneCountInString(w) > maxCharWordRunes {
-			continue
-		}
-		for _, r := range w {
-			f.runes = append(f.runes, r)
-		}
-		f.runes = append(f.runes, ' ')
-	}
-	f.char = c.appendCharGrams(f.char, f.runes, mask)
 }
 
 // appendCharGrams appends the buckets of the charMin..charMax-rune n-grams

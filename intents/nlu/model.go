@@ -61,6 +61,7 @@ type Model struct {
 	bias     []float32
 	k        int
 	oosIndex int // class index of OutOfScope, or -1
+	invTemp  float32
 
 	// Explanations: per class, the training texts and their vectors.
 	texts   []string
@@ -139,7 +140,7 @@ func (m *Model) probabilities(vec *sparse, scores []float32, probs []float64) {
 	}
 	var sum float64
 	for c, s := range scores {
-		e := expNeg(float64(s - maxS))
+		e := expNeg(float64((s - maxS) * m.invTemp))
 		probs[c] = e
 		sum += e
 	}

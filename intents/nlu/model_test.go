@@ -260,3 +260,37 @@ func FuzzClassify(f *testing.F) {
 		}
 	})
 }
+
+// TestSquaredHinge checks the SVM option on the fixture: right labels, and
+// texts without known features at chance (confidence near 0), which the
+// shared bias guarantees whatever the sizes of the labels' examples.
+func TestSquaredHinge(t *testing.T) {
+	exs := append(supportExamples(), nlu.Example{Label: "affirm", Text: "yes"}, nlu.Example{Label: "affirm", Text: "ok"}, nlu.Example{Label: "affirm", Text: "sure"})
+	m, err := nlu.Train(exs, nlu.Options{Loss: nlu.SquaredHinge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		text, want string
+		inScope    bool
+	}{
+		{"I'd like my money back", "refund", true},
+		{"where's my parcel??", "track_order", true},
+		{"please cancel my order", "cancel_order", true},
+		{"blorp zax quib", "", false},
+		{"asdf", "", false},
+		{"", "", false},
+	}
+	for _, tt := range tests {
+		p := m.Classify(tt.text)
+		if got := p.InScope(nlu.DefaultThreshold); got != tt.inScope || (tt.want != "" && p.Label != tt.want) {
+			t.Errorf("Classify(%q) = %s (%.3f), want %q in scope %v", tt.text, p.Label, p.Confidence, tt.want, tt.inScope)
+		}
+		if !tt.inScope && p.Confidence > 0.1 {
+			t.Errorf("Classify(%q) confidence %.3f, want near chance", tt.text, p.Confidence)
+		}
+	}
+	if _, err := nlu.Train(exs, nlu.Options{Loss: 7}); err == nil {
+		t.Error("unknown loss accepted")
+	}
+}

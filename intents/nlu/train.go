@@ -23,24 +23,26 @@ type Example struct {
 // held-out tenth of the HWU64 training split (never on a test split). The
 // server and `attune eval intents` both train with the zero value.
 type Options struct {
+	// Loss selects the linear model; the zero value is Logistic.
+	Loss Loss
 	// Epochs is the number of passes of stochastic gradient descent.
 	Epochs int
 	// C is the inverse L2 regularisation strength, as in scikit-learn's
-	// LogisticRegression: the loss is C*sum(cross-entropy) + |W|^2/2.
+	// LinearSVC and LogisticRegression: the objective is
+	// C*sum(loss) + |W|^2/2. The default is 1 for SquaredHinge and 20 for
+	// Logistic.
 	C float64
 	// LearningRate is the initial SGD step; it decays linearly to zero.
+	// The default is 0.3 for SquaredHinge and 1 for Logistic.
 	LearningRate float64
+	// Temperature divides the linear scores before the softmax that turns
+	// them into probabilities. The default is 0.15 for SquaredHinge, whose
+	// margins lie around -1 and +1, and 1 for Logistic, whose scores are
+	// already log-odds.
+	Temperature float64
 	// CharMin and CharMax bound the character n-grams taken inside each
 	// word (padded with a space on each side). CharMax < 0 disables them.
 	CharMin, CharMax int
-	// CharAcrossWords takes the character n-grams over the whole sentence
-	// (words separated and surrounded by one space) instead of inside each
-	// word, so that they also span word boundaries.
-	CharAcrossWords bool
-	// Average returns the average of the weights over the SGD steps from
-	// epoch AverageFrom on (Polyak-Ruppert averaging) instead of the last
-	// weights; AverageFrom <= 0 means no averaging.
-	AverageFrom int
 	// WordNgrams is the longest word n-gram (1 to 3).
 	WordNgrams int
 	// HashBits is the log2 of the number of hash buckets for features.
@@ -66,17 +68,40 @@ type Options struct {
 	Seed uint64
 }
 
+// Loss is the training objective of the linear model.
+type Loss int
+
+const (
+	// Logistic trains a multinomial logistic regression (the default).
+	Logistic Loss = iota
+	// SquaredHinge trains one linear SVM per label against the others
+	// (one-vs-rest, squared hinge loss, as scikit-learn's LinearSVC) with
+	// one bias shared by all labels, and turns the margins into
+	// probabilities by a softmax of the margins divided by Temperature.
+	// The shared bias keeps a text without known features at uniform
+	// probabilities (Confidence 0): per-label biases favour labels with
+	// short examples ("yes", "ok") and gave gibberish a confidence of 0.3.
+	// On the CLINC150 validation split it is more accurate than Logistic
+	// (closed-set 93.5 % against 93.0 %, 151-class accuracy at the Larson
+	// threshold 92.2 % against 91.7 %) but rejects fewer out-of-scope
+	// queries (64 % against 73 % of oos_val), so it is not the default.
+	SquaredHinge
+)
+
 // Defaults of Options.
 const (
-	defaultEpochs       = 8
-	defaultC            = 20
-	defaultLearningRate = 1.0
-	defaultCharMin      = 2
-	defaultCharMax      = 5
-	defaultWordNgrams   = 2
-	defaultHashBits     = 20
-	defaultSeed         = 0x5eed
-	minDFLarge          = 2000
+	defaultEpochs            = 8
+	defaultHingeC            = 1
+	defaultHingeLearningRate = 0.3
+	defaultHingeTemperature  = 0.15
+	defaultLogisticC         = 20
+	defaultLogisticRate      = 1.0
+	defaultCharMin           = 2
+	defaultCharMax           = 5
+	defaultWordNgrams        = 2
+	defaultHashBits          = 20
+	defaultSeed              = 0x5eed
+	minDFLarge               = 2000
 )
 
 func (o Options) withDefaults() Options {
@@ -84,10 +109,22 @@ func (o Options) withDefaults() Options {
 		o.Epochs = defaultEpochs
 	}
 	if o.C <= 0 {
-		o.C = defaultC
+		o.C = defaultHingeC
+		if o.Loss == Logistic {
+			o.C = defaultLogisticC
+		}
 	}
 	if o.LearningRate <= 0 {
-		o.LearningRate = defaultLearningRate
+		o.LearningRate = defaultHingeLearningRate
+		if o.Loss == Logistic {
+			o.LearningRate = defaultLogisticRate
+		}
+	}
+	if o.Temperature <= 0 {
+		o.Temperature = defaultHingeTemperature
+		if o.Loss == Logistic {
+			o.Temperature = 1
+		}
 	}
 	if o.CharMax == 0 {
 		o.CharMax = defaultCharMax
@@ -115,7 +152,6 @@ func (o Options) features() featureConfig {
 		charMax:       o.CharMax,
 		hashBits:      uint(min(max(o.HashBits, 10), 24)),
 		sublinear:     o.SublinearTF,
-		charSpan:      o.CharAcrossWords,
 		wordWeight:    float32(o.WordWeight),
 	}
 	if fc.wordWeight <= 0 {
@@ -181,6 +217,9 @@ func Train(examples []Example, opt Options) (*Model, error) {
 	if len(labels) < 2 {
 		return nil, ErrTooFewLabels
 	}
+	if opt.Loss != SquaredHinge && opt.Loss != Logistic {
+		return nil, fmt.Errorf("unknown loss %d", opt.Loss)
+	}
 	labelIndex := make(map[string]int32, len(labels))
 	for i, l := range labels {
 		labelIndex[l] = int32(i)
@@ -240,7 +279,7 @@ func Train(examples []Example, opt Options) (*Model, error) {
 	}
 	raws = nil
 
-	w, bias := trainSoftmax(&x, y, len(labels), len(voc.idf), opt)
+	w, bias := trainLinear(&x, y, len(labels), len(voc.idf), opt)
 
 	m := &Model{
 		labels:   labels,
@@ -250,6 +289,7 @@ func Train(examples []Example, opt Options) (*Model, error) {
 		bias:     bias,
 		k:        len(labels),
 		oosIndex: -1,
+		invTemp:  float32(1 / opt.Temperature),
 	}
 	if i, ok := labelIndex[OutOfScope]; ok {
 		m.oosIndex = int(i)
@@ -271,21 +311,23 @@ func (x *csr) row(i int) ([]int32, []float32) {
 	return x.cols[a:b], x.vals[a:b]
 }
 
-// trainSoftmax fits multinomial logistic regression with L2 regularisation
-// by plain SGD: shuffled examples, a linearly decaying step, the weight decay
-// applied lazily through a global scale so that each step only touches the
-// example's non-zero features. The weights are stored feature-major (one row
-// of k class weights per feature) so that scoring is a sequence of short
-// contiguous vector additions.
+// trainLinear fits one row of class weights per feature with L2
+// regularisation by plain SGD: shuffled examples, a linearly decaying step,
+// the weight decay applied lazily through a global scale so that each step
+// only touches the example's non-zero features. The weights are stored
+// feature-major (one row of k class weights per feature) so that scoring is
+// a sequence of short contiguous vector additions.
 //
-// Classes whose gradient is negligible for an example are skipped in the
-// update, which makes late epochs several times cheaper than early ones.
-func trainSoftmax(x *csr, y []int32, k, nFeatures int, opt Options) ([]float32, []float32) {
+// Only classes with a non-negligible gradient for an example are updated:
+// for the squared hinge those inside the margin, for the softmax those whose
+// probability is not yet nearly right. This makes late epochs several times
+// cheaper than early ones.
+func trainLinear(x *csr, y []int32, k, nFeatures int, opt Options) ([]float32, []float32) {
 	n := len(y)
 	v := make([]float32, nFeatures*k)
 	bias := make([]float64, k)
 	scale := 1.0
-	// scikit-learn's objective C*sum(loss) + |W|^2/2, divided by C*n, is
+	// The objective C*sum(loss) + |W|^2/2, divided by C*n, is
 	// mean(loss) + lambda/2 |W|^2.
 	lambda := 1 / (opt.C * float64(n))
 	rng := rand.New(rand.NewPCG(opt.Seed, 0x9e3779b97f4a7c15))
@@ -298,21 +340,7 @@ func trainSoftmax(x *csr, y []int32, k, nFeatures int, opt Options) ([]float32, 
 	active := make([]int, 0, k)
 	total := float64(opt.Epochs * n)
 	step := 0
-	// Averaging: the sum of the true weights scale*v over the averaged
-	// steps is kept as u + beta*v, which a sparse update of v by d keeps
-	// true by u -= beta*d (see Xu 2011, "Towards optimal one pass large
-	// scale learning with averaged stochastic gradient descent").
-	var u []float32
-	var ubias []float64
-	var beta float64
-	var avgSteps int
-	avgFrom := opt.AverageFrom - 1
-	if opt.AverageFrom > 0 && avgFrom < opt.Epochs {
-		u = make([]float32, len(v))
-		ubias = make([]float64, k)
-	}
 	for epoch := 0; epoch < opt.Epochs; epoch++ {
-		averaging := u != nil && epoch >= avgFrom
 		rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
 		for _, i := range order {
 			eta := opt.LearningRate * (1 - float64(step)/total)
@@ -322,86 +350,98 @@ func trainSoftmax(x *csr, y []int32, k, nFeatures int, opt Options) ([]float32, 
 				scores[c] = 0
 			}
 			accumulate(scores, v, cols, vals)
-			// Softmax over the true scores (scale * v + bias).
-			maxS := math.Inf(-1)
-			for c := range scores {
-				s := scale*float64(scores[c]) + bias[c]
-				grad[c] = s
-				maxS = max(maxS, s)
-			}
-			var sum float64
-			for c := range grad {
-				grad[c] = expNeg(grad[c] - maxS)
-				sum += grad[c]
-			}
-			active = active[:0]
-			for c := range grad {
-				g := grad[c] / sum
-				if c == int(y[i]) {
-					g--
-				}
-				grad[c] = g
-				if g > 1e-4 || g < -1e-4 {
-					active = append(active, c)
-				}
+			if opt.Loss == Logistic {
+				active = softmaxGradient(scores, bias, scale, int(y[i]), grad, active)
+			} else {
+				active = hingeGradient(scores, bias, scale, int(y[i]), grad, active)
 			}
 			scale *= 1 - eta*lambda
 			coef := eta / scale
-			if averaging {
-				for p, col := range cols {
-					xv := float64(vals[p]) * coef
-					row := v[int(col)*k : int(col)*k+k]
-					urow := u[int(col)*k : int(col)*k+k]
-					for _, c := range active {
-						d := float32(xv * grad[c])
-						row[c] -= d
-						urow[c] += float32(beta) * d
-					}
+			for p, col := range cols {
+				xv := float64(vals[p]) * coef
+				row := v[int(col)*k : int(col)*k+k]
+				for _, c := range active {
+					row[c] -= float32(xv * grad[c])
 				}
-				beta += scale
-				avgSteps++
+			}
+			if opt.Loss == Logistic {
+				for _, c := range active {
+					bias[c] -= eta * grad[c]
+				}
 			} else {
-				for p, col := range cols {
-					xv := float64(vals[p]) * coef
-					row := v[int(col)*k : int(col)*k+k]
-					for _, c := range active {
-						row[c] -= float32(xv * grad[c])
-					}
+				// One bias shared by all classes: see sharedBias.
+				var g float64
+				for _, c := range active {
+					g += grad[c]
 				}
-			}
-			for _, c := range active {
-				bias[c] -= eta * grad[c]
-			}
-			if averaging {
+				g *= eta / float64(k)
 				for c := range bias {
-					ubias[c] += bias[c]
+					bias[c] -= g
 				}
 			}
 			if scale < 1e-3 {
 				for j := range v {
 					v[j] *= float32(scale)
 				}
-				beta /= scale
 				scale = 1
 			}
 		}
 	}
-	if avgSteps > 0 {
-		inv := 1 / float64(avgSteps)
-		for j := range v {
-			v[j] = float32((float64(u[j]) + beta*float64(v[j])) * inv)
-		}
-		for c := range bias {
-			bias[c] = ubias[c] * inv
-		}
-	} else {
-		for j := range v {
-			v[j] *= float32(scale)
-		}
+	for j := range v {
+		v[j] *= float32(scale)
 	}
 	b32 := make([]float32, k)
 	for c := range bias {
 		b32[c] = float32(bias[c])
 	}
 	return v, b32
+}
+
+// hingeGradient sets grad to the gradient of the one-vs-rest squared hinge
+// loss, sum_c max(0, 1 - y_c s_c)^2 with y_c = +1 for the true class and -1
+// for the others, with respect to the true scores s = scale*scores + bias,
+// and returns the classes inside the margin (the others have zero gradient).
+func hingeGradient(scores []float32, bias []float64, scale float64, truth int, grad []float64, active []int) []int {
+	active = active[:0]
+	for c := range scores {
+		s := scale*float64(scores[c]) + bias[c]
+		yc := -1.0
+		if c == truth {
+			yc = 1
+		}
+		if m := yc * s; m < 1 {
+			grad[c] = -2 * yc * (1 - m)
+			active = append(active, c)
+		}
+	}
+	return active
+}
+
+// softmaxGradient sets grad to the gradient of the cross-entropy of the
+// softmax of the true scores s = scale*scores + bias, and returns the
+// classes whose gradient is not negligible.
+func softmaxGradient(scores []float32, bias []float64, scale float64, truth int, grad []float64, active []int) []int {
+	maxS := math.Inf(-1)
+	for c := range scores {
+		s := scale*float64(scores[c]) + bias[c]
+		grad[c] = s
+		maxS = max(maxS, s)
+	}
+	var sum float64
+	for c := range grad {
+		grad[c] = expNeg(grad[c] - maxS)
+		sum += grad[c]
+	}
+	active = active[:0]
+	for c := range grad {
+		g := grad[c] / sum
+		if c == truth {
+			g--
+		}
+		grad[c] = g
+		if g > 1e-4 || g < -1e-4 {
+			active = append(active, c)
+		}
+	}
+	return active
 }
