@@ -736,6 +736,9 @@ func TestBrowserMessageLength(t *testing.T) {
 	}
 	b.pressEnter()
 	c.waitFor("an inline alert", `(() => { const n = document.getElementById('notice'); return !n.hidden && n.getAttribute('role') === 'alert' && n.textContent.trim() !== ''; })()`)
+	if got := eval[string](b, `document.getElementById('notice').textContent`); !strings.Contains(got, "1 character too long") {
+		t.Errorf("the alert says %q; want it to say the message is 1 character too long", got)
+	}
 	if got := eval[string](b, `document.getElementById('input').value`); got != over {
 		t.Errorf("after the refused send the message box holds %d characters, want the %d typed", len([]rune(got)), len([]rune(over)))
 	}
@@ -786,6 +789,7 @@ func TestBrowserScreenshots(t *testing.T) {
 	}
 
 	// Desktop.
+	b.do("desktop viewport", chromedp.EmulateViewport(1280, 800))
 	b.navigate(ts.URL + "/")
 	open()
 	c.waitMessages("the greeting", 1)
@@ -819,6 +823,8 @@ func TestBrowserScreenshots(t *testing.T) {
 
 	b.do("tap the panel's close button", chromedp.Click(chromedp.JSPath(`(`+panelWinJS+`).document.getElementById('close')`)))
 	b.waitFor("the panel to close and the launcher to come back", `!`+panelJS+`.classList.contains('open') && getComputedStyle(`+launcherJS+`).display !== 'none'`, nil)
+	// Closing from inside the chat hands the focus back to the launcher, not to the top of the page.
+	b.waitFor("the focus back on the launcher", widgetHostJS+`.shadowRoot.activeElement === `+launcherJS, nil)
 }
 
 // layout is what checkLayout measures; rectangles are [left, top, right, bottom] in CSS pixels of
@@ -905,6 +911,7 @@ func checkLayout(t *testing.T, b *browser, c chat, phone bool) {
 	if len(l.Contrast) < 5 {
 		t.Errorf("contrast measured for %d elements only: %+v", len(l.Contrast), l.Contrast)
 	}
+	t.Logf("text contrast: %+v", l.Contrast)
 	for _, p := range l.Contrast {
 		if p.Ratio < 4.5 {
 			t.Errorf("%s: contrast %.2f:1, below WCAG AA 4.5:1", p.What, p.Ratio)

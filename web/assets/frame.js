@@ -711,7 +711,8 @@
     if (!text) return;
     var n = charCount(text);
     if (n > CFG.maxChars) {
-      showNotice('Your message is ' + (n - CFG.maxChars) + ' characters too long. Please shorten it or split it in two.');
+      var extra = n - CFG.maxChars;
+      showNotice('Your message is ' + extra + (extra === 1 ? ' character' : ' characters') + ' too long. Please shorten it or split it in two.');
       input.focus();
       return;
     }
