@@ -211,6 +211,13 @@ func (e *Engine) Greet(ctx context.Context, conversationID string) error {
 		return err
 	}
 	defer e.working.Done()
+	// A conversation being greeted is new: nothing to restore from the store on its first turn.
+	// (Setting it here happens before any message of the conversation can reach a worker.)
+	e.mu.Lock()
+	if c.state == nil && !c.running {
+		c.state = &dialogue{owner: store.StateBot}
+	}
+	e.mu.Unlock()
 	u := e.Understanding()
 	text := u.Config.Expand(pick(u.Config.Persona.Greeting, conversationID, 0), e.now())
 	d := store.Decision{Intent: intents.IntentGreeting, Confidence: 1, Source: SourceBuiltin, Rule: RuleGreeting}

@@ -68,6 +68,8 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	idle := fs.Int("idle", 10000, "idle sockets to open after the chat phase (0 skips the memory phase)")
 	target := fs.String("url", "", "benchmark a running server at this base URL instead of starting one (memory is then not measured)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	serverPID := fs.Int("pid", 0, "with --url: the server's process id, to measure its memory")
+	hold := fs.Duration("hold", 0, "keep the idle sockets open this long after measuring (to inspect the server)")
 	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -77,7 +79,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	rep := benchReport{Visitors: *visitors, MessagesEach: *messages, ThinkMillis: int(think.Milliseconds()), IdleSockets: *idle}
 
-	base, pid := *target, 0
+	base, pid := *target, *serverPID
 	if base == "" {
 		srv, err := startBenchServer(ctx, stderr)
 		if err != nil {
@@ -110,10 +112,11 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if kb, err := rssKB(pid); err == nil {
 				rep.IdleRSSMB = float64(kb) / 1024
 				if len(conns) > 0 {
-					rep.IdleKBPerSocket = float64(kb) / float64(len(conns)+*visitors)
+					rep.IdleKBPerSocket = float64(kb) / float64(len(conns))
 				}
 			}
 		}
+		time.Sleep(*hold)
 		for _, c := range conns {
 			_ = c.Close()
 		}
@@ -135,8 +138,8 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "       server peak RSS %.1f MB\n", rep.ChatPeakRSSMB)
 	}
 	if *idle > 0 {
-		fmt.Fprintf(stdout, "idle:  %d of %d extra sockets connected; server RSS %.1f MB with %d sockets open (%.1f KB per socket)\n",
-			rep.IdleConnected, rep.IdleSockets, rep.IdleRSSMB, rep.IdleConnected+rep.Visitors, rep.IdleKBPerSocket)
+		fmt.Fprintf(stdout, "idle:  %d of %d idle sockets connected; server RSS %.1f MB with them open (%.1f KB per socket, all included)\n",
+			rep.IdleConnected, rep.IdleSockets, rep.IdleRSSMB, rep.IdleKBPerSocket)
 	}
 	return nil
 }
