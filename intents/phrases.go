@@ -33,18 +33,9 @@ func (p Phrases) Texts() []string {
 func (p *Phrases) UnmarshalYAML(node *yaml.Node) error {
 	switch node.Kind {
 	case yaml.SequenceNode:
-		var bad []string
-		for _, item := range node.Content {
-			if item.Kind != yaml.ScalarNode {
-				bad = append(bad, fmt.Sprintf("line %d: each example must be a plain string — write it as \"- your example\"", item.Line))
-				continue
-			}
-			*p = append(*p, Phrase{Text: strings.TrimSpace(item.Value), Line: item.Line, Col: item.Column})
-		}
-		if bad != nil {
-			return &yaml.TypeError{Errors: bad}
-		}
-		return nil
+		items, err := stringItems(node, "each example must be a plain string — write it as \"- your example\"")
+		*p = append(*p, items...)
+		return err
 	case yaml.ScalarNode:
 		if node.Tag == "!!null" {
 			return nil
@@ -83,11 +74,25 @@ func (p *Phrases) UnmarshalYAML(node *yaml.Node) error {
 	}
 }
 
-// Variant is one wording of an answer; one variant is picked at random per reply.
-type Variant struct {
-	Text string
-	Line int
-	Col  int
+// Variant is one wording of an answer; one variant is picked per reply.
+type Variant = Phrase
+
+// stringItems reads a YAML list of strings with their positions; an item that is not a string is
+// reported with complaint (as a *yaml.TypeError, so that decoding goes on).
+func stringItems(node *yaml.Node, complaint string) ([]Phrase, error) {
+	var out []Phrase
+	var bad []string
+	for _, item := range node.Content {
+		if item.Kind != yaml.ScalarNode {
+			bad = append(bad, fmt.Sprintf("line %d: %s", item.Line, complaint))
+			continue
+		}
+		out = append(out, Phrase{Text: strings.TrimSpace(item.Value), Line: item.Line, Col: item.Column})
+	}
+	if bad != nil {
+		return out, &yaml.TypeError{Errors: bad}
+	}
+	return out, nil
 }
 
 // Variants is an answer given either as one string or as a list of alternative wordings.
@@ -107,18 +112,9 @@ func (v *Variants) UnmarshalYAML(node *yaml.Node) error {
 		*v = Variants{{Text: strings.TrimSpace(node.Value), Line: line, Col: node.Column}}
 		return nil
 	case yaml.SequenceNode:
-		var bad []string
-		for _, item := range node.Content {
-			if item.Kind != yaml.ScalarNode {
-				bad = append(bad, fmt.Sprintf("line %d: each answer variant must be a string", item.Line))
-				continue
-			}
-			*v = append(*v, Variant{Text: strings.TrimSpace(item.Value), Line: item.Line, Col: item.Column})
-		}
-		if bad != nil {
-			return &yaml.TypeError{Errors: bad}
-		}
-		return nil
+		items, err := stringItems(node, "each answer variant must be a string")
+		*v = append(*v, items...)
+		return err
 	default:
 		return &yaml.TypeError{Errors: []string{fmt.Sprintf(
 			"line %d: an answer must be a string or a list of strings", node.Line)}}
