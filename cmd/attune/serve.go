@@ -207,9 +207,18 @@ func (d *daemon) URL() string {
 	return fmt.Sprintf("http://%s:%d", host, addr.Port)
 }
 
-// housekeeping deletes expired transcripts and forgets idle conversations' in-memory state.
+// housekeeping deletes expired transcripts, forgets idle conversations' in-memory state, and
+// rebuilds what depends on the date (the LLM's facts say "open today 08:00–17:30") each new day.
 func (d *daemon) housekeeping(ctx context.Context) {
+	day := time.Now().In(d.engine.Understanding().Config.Location).YearDay()
 	sweep := func() {
+		u := d.engine.Understanding()
+		if today := time.Now().In(u.Config.Location).YearDay(); today != day {
+			day = today
+			if err := d.engine.SetUnderstanding(u); err != nil {
+				d.log.Error("refresh the day's knowledge", "error", err)
+			}
+		}
 		retention := d.engine.Understanding().Config.Retention()
 		n, err := d.store.DeleteExpired(ctx, time.Now().Add(-retention))
 		switch {
