@@ -6,6 +6,7 @@
 //	attune eval intents     measure the intent classifier on a benchmark
 //	attune eval tone        measure the tone analyzer on VADER's and GoEmotions' sets
 //	attune bench            load-test the server over loopback websockets
+//	attune agent ...        manage agent accounts
 //	attune version          print the version
 package main
 
@@ -37,6 +38,7 @@ Usage:
   attune eval intents [flags]                              evaluate the intent classifier (see --help)
   attune eval tone [flags]                                 evaluate the tone analyzer (see --help)
   attune bench [flags]                                     load-test a server over loopback (see --help)
+  attune agent add|list|remove|passwd [flags]              manage agent accounts (for the agent console)
   attune version                                           print the version
 
 Run "attune serve --help" for the server's flags and environment variables.
@@ -74,6 +76,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = eval(args[1:], stdout, stderr)
 	case "bench":
 		err = bench(ctx, args[1:], stdout, stderr)
+	case "agent":
+		err = agentCommand(ctx, args[1:], stdin, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "attune %s\n", version)
 	case "help", "--help", "-h":
