@@ -311,3 +311,19 @@ func TestRepliesAcknowledgeFeelingsInProportion(t *testing.T) {
 		t.Fatalf("the same acknowledgement %q was used twice", ack)
 	}
 }
+
+// Pointing to a person is the right answer, not a failure the bot should apologise for next turn.
+func TestPointingToAPersonIsNotAFailure(t *testing.T) {
+	f := newFixture(t)
+	f.say(t, "a", "my item arrived broken")
+	_, d := f.say(t, "b", "I want to talk to a human")
+	var det struct {
+		Reply struct{ Tone string } `json:"reply"`
+	}
+	if err := json.Unmarshal(d.Details, &det); err != nil {
+		t.Fatal(err)
+	}
+	if det.Reply.Tone == "stalled" {
+		t.Fatalf("after a correct hand-over answer the bot apologised for failing: %s", d.Details)
+	}
+}

@@ -155,7 +155,10 @@ func (e *Engine) decide(ctx context.Context, k *knowledge, c *conversation, m st
 		if match.InScope {
 			intent = match.Prediction.Label
 		}
-		resolved := out.source == SourceIntent || out.source == SourceFAQ || out.source == SourceBuiltin || out.source == SourceLLM
+		// Pointing to a person is the right answer to "I want a human" or to a topic that needs one:
+		// it must not count as the bot failing.
+		resolved := out.source == SourceIntent || out.source == SourceFAQ || out.source == SourceBuiltin || out.source == SourceLLM ||
+			out.rule == RuleAskedForPerson || out.rule == RuleIntentNeedsPerson
 		signals := st.trajectory.Observe(tone.Turn{Text: m.Text, Result: result, Intent: intent, Resolved: resolved})
 		offer := personOffer
 		if out.source == SourceFallback || out.source == SourceContact {

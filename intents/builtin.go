@@ -42,7 +42,7 @@ func builtinIntents() []Intent {
 			"talk to an agent", "human please", "let me speak to someone", "connect me to customer service",
 			"i need a real human", "is there a person i can talk to", "speak to a representative",
 			"get me a manager", "operator", "i'd like to talk to someone from the team", "transfer me to a human"),
-		mk(IntentBotCheck, "Yes — I'm {bot}, an automated assistant (a bot) for {business}. I can answer common questions, and I'll bring in a person from the team whenever you need one.",
+		mk(IntentBotCheck, "Yes — I'm {bot}, an automated assistant (a bot) for {business}. I can answer common questions, and point you to a person from the team whenever you'd rather talk to one.",
 			"are you a bot", "are you a robot", "am i talking to a real person", "is this a bot",
 			"are you human", "are you a real person", "is this automated", "are you an ai", "who am i talking to",
 			"am i chatting with a machine", "is this a chatbot", "are you a computer"),

@@ -236,3 +236,10 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestExpandAvoidsDoubleFullStop(t *testing.T) {
+	cfg := &intents.Config{Business: intents.Business{Name: "Crumb & Co."}, Location: time.UTC}
+	if got := cfg.Expand("Thanks for visiting {business}. Come back to {business} soon", time.Now()); got != "Thanks for visiting Crumb & Co. Come back to Crumb & Co. soon" {
+		t.Fatalf("Expand = %q", got)
+	}
+}

@@ -557,6 +557,9 @@ func (c *Config) Expand(text string, now time.Time) string {
 		return text
 	}
 	b := c.Business
+	if strings.HasSuffix(b.Name, ".") { // "Crumb & Co." at the end of a sentence: no double full stop
+		text = strings.ReplaceAll(text, "{business}.", b.Name)
+	}
 	return strings.NewReplacer(
 		"{business}", b.Name,
 		"{bot}", c.BotName(),

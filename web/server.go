@@ -133,13 +133,15 @@ func (s *Server) routes() *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.httpError
 	e.Use(s.securityHeaders)
-	e.GET("/", s.handleDemo)
-	e.GET("/widget.js", s.handleWidgetJS)
-	e.GET("/widget/frame", s.handleFrame)
-	e.GET("/assets/:version/:name", s.handleAsset)
+	// Pages and probes answer HEAD too: uptime checkers and proxies often use it.
+	page := func(path string, h echo.HandlerFunc) { e.Match([]string{http.MethodGet, http.MethodHead}, path, h) }
+	page("/", s.handleDemo)
+	page("/widget.js", s.handleWidgetJS)
+	page("/widget/frame", s.handleFrame)
+	page("/assets/:version/:name", s.handleAsset)
 	e.GET("/ws/visitor", s.handleVisitorSocket)
-	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
-	e.GET("/readyz", s.handleReady)
+	page("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	page("/readyz", s.handleReady)
 	return e
 }
 

@@ -113,7 +113,10 @@ func (c *Composer) Compose(in Input, answer string) Reply {
 		return r
 	}
 	r.Tone = t
-	r.Ack, r.AckKey = c.pickAck(in, t, level)
+	// An answer that already opens with an apology needs no second one in front of it.
+	if !(apologises(answer) && (t == "frustration" || t == toneStalled)) {
+		r.Ack, r.AckKey = c.pickAck(in, t, level)
+	}
 	parts := []string{}
 	if r.Ack != "" {
 		parts = append(parts, r.Ack)
@@ -133,7 +136,10 @@ func (c *Composer) Compose(in Input, answer string) Reply {
 		}
 	case "delight":
 		r.Style = StyleWarmClose
-		parts = append(parts, answer, "Anything else I can help with?")
+		parts = append(parts, answer)
+		if !strings.HasSuffix(answer, "?") && !strings.Contains(strings.ToLower(answer), "anything else") {
+			parts = append(parts, "Anything else I can help with?")
+		}
 	default: // frustration
 		r.Style = StyleAcknowledge
 		parts = append(parts, answer)
@@ -157,10 +163,21 @@ func (c *Composer) activeTone(in Input) (string, float64) {
 		}
 	}
 	if best == "" && (in.Signals.Repeated || in.Signals.NotWhatIAsked || in.Signals.UnresolvedStreak >= 2) {
-		return "frustration", in.Tone.Scores["frustration"]
+		// The words are calm but the conversation is failing: own the failure rather than tell the
+		// visitor how they feel.
+		return toneStalled, in.Tone.Scores["frustration"]
 	}
 	return best, bestScore
 }
+
+// toneStalled is the acknowledgement for a conversation that is going nowhere although the
+// visitor's words are calm: the bot apologises for its own answers, not for a feeling it guessed.
+const toneStalled = "stalled"
+
+var apologyOpening = regexp.MustCompile(`(?i)^[^.!?]{0,40}\b(sorry|apologi[sz]e)`)
+
+// apologises reports whether a text opens with an apology.
+func apologises(text string) bool { return apologyOpening.MatchString(text) }
 
 // level sizes the acknowledgement: the message's own strength, raised by how the conversation
 // has gone (asked again, rejected an answer, several unresolved turns).
@@ -172,7 +189,7 @@ func (c *Composer) level(in Input, t string, score float64) int {
 	if score >= 0.8 {
 		lvl = LevelReal
 	}
-	if t == "frustration" || t == "anxiety" {
+	if t == "frustration" || t == "anxiety" || t == toneStalled {
 		if in.Signals.Escalating() && lvl < LevelReal {
 			lvl = LevelReal
 		}
@@ -304,6 +321,12 @@ var defaults = map[string][][]string{
 			"I hear you, {name}, and I'm sorry for the hassle."},
 		LevelStrong: {"I'm really sorry you've had to ask {asks}, {name}. Let's get you a proper answer.",
 			"I'm truly sorry, {name}; you've been more than patient.", "I'm very sorry it has taken this long, {name}."},
+	},
+	toneStalled: {
+		LevelLight: {"Sorry I haven't been more help so far, {name}.", "Let me try to do better than my last answers, {name}."},
+		LevelReal:  {"I'm sorry, {name}, my answers haven't hit the mark.", "Sorry, {name}, I'm clearly not getting this right yet."},
+		LevelStrong: {"I'm sorry, {name}: you've had to ask {asks} and I still haven't got it right.",
+			"I'm sorry for going round in circles, {name}."},
 	},
 	"confusion": {
 		LevelLight: {"No problem, {name}, let me make it clearer.", "Good question, {name}.", "Let me explain it differently."},

@@ -162,3 +162,30 @@ func TestOfferComesFromTheCaller(t *testing.T) {
 		t.Fatalf("with an offer the strong reply should end with it: %q", r.Text)
 	}
 }
+
+func TestCalmButFailingConversationOwnsTheFailure(t *testing.T) {
+	c := New(intents.ToneConfig{})
+	in := Input{Tone: tone.New().Analyze("what's the weather like"), Signals: tone.Signals{UnresolvedStreak: 2}}
+	r := c.Compose(in, "Sorry, I didn't catch that.")
+	if strings.Contains(strings.ToLower(r.Text), "frustrat") {
+		t.Fatalf("a calm visitor was told they are frustrated: %q", r.Text)
+	}
+	r = c.Compose(in, "Here is what I found.")
+	if r.Ack == "" || r.Tone != toneStalled {
+		t.Fatalf("a stalled conversation got no acknowledgement of the bot's failure: %+v", r)
+	}
+}
+
+func TestNoDoubleApologyOrDoubleQuestion(t *testing.T) {
+	c := New(intents.ToneConfig{})
+	a := tone.New()
+	angry := Input{Tone: a.Analyze("my cake arrived completely squashed, this is ridiculous!!")}
+	if r := c.Compose(angry, "I'm so sorry — that's not how your order should arrive."); r.Ack != "" {
+		t.Fatalf("an answer that apologises got a second apology in front: %q", r.Text)
+	}
+	happy := Input{Tone: a.Analyze("thanks, that fixed it! you're brilliant")}
+	r := c.Compose(happy, "You're welcome! Is there anything else I can help with?")
+	if strings.Count(strings.ToLower(r.Text), "anything else") != 1 {
+		t.Fatalf("the warm close repeats the question: %q", r.Text)
+	}
+}
