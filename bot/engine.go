@@ -283,13 +283,20 @@ func (e *Engine) work(c *conversation) {
 		c.queue = c.queue[1:]
 		e.mu.Unlock()
 		// The reply must outlive the socket that sent the message: the visitor may reload the page
-		// and will find the answer on resume.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		// and will find the answer on resume. The LLM's own timeout bounds the slowest turn.
+		ctx, cancel := context.WithTimeout(context.Background(), e.turnTimeout())
 		if err := e.respond(ctx, c, m); err != nil {
 			e.log.Error("bot turn failed", "conversation", c.id, "seq", m.Seq, "error", err)
 		}
 		cancel()
 	}
+}
+
+// turnTimeout bounds one bot turn: storage and policy take milliseconds, an LLM call up to its
+// configured timeout.
+func (e *Engine) turnTimeout() time.Duration {
+	llmTimeout := time.Duration(e.Understanding().Config.LLM.TimeoutSeconds * float64(time.Second))
+	return max(30*time.Second, llmTimeout+10*time.Second)
 }
 
 // appendBot stores a bot message with its decision record and publishes it (as the end of
