@@ -106,8 +106,7 @@ func (e *Engine) respond(ctx context.Context, c *conversation, m store.Message) 
 		if err != nil {
 			return fmt.Errorf("load conversation: %w", err)
 		}
-		c.state = e.restore(ctx, c.id)
-		c.state.owner = conv.State
+		c.state = e.restore(ctx, conv)
 	}
 	if c.state.owner != store.StateBot {
 		return nil // a person owns the conversation, or it is closed: the bot stays silent
@@ -355,8 +354,9 @@ func pick(vs intents.Variants, seed string, turn int) string {
 
 // restore rebuilds what the bot remembers of a conversation from its decision records, after a
 // restart or after its in-memory state was evicted.
-func (e *Engine) restore(ctx context.Context, conversationID string) *dialogue {
-	st := &dialogue{}
+func (e *Engine) restore(ctx context.Context, conv store.Conversation) *dialogue {
+	conversationID := conv.ID
+	st := &dialogue{owner: conv.State}
 	ds, err := e.store.Decisions(ctx, conversationID)
 	if err != nil {
 		e.log.Warn("restore dialogue state", "conversation", conversationID, "error", err)
@@ -380,7 +380,7 @@ func (e *Engine) restore(ctx context.Context, conversationID string) *dialogue {
 			st.acks = det.Acks
 		}
 	}
-	if msgs, err := e.store.MessagesAfter(ctx, conversationID, 0, 0); err == nil {
+	if msgs, err := e.store.MessagesAfter(ctx, conversationID, max(0, conv.LastSeq-historyTurns), 0); err == nil {
 		for _, m := range msgs {
 			st.remember(m.From, m.Text)
 		}

@@ -231,19 +231,18 @@ func (c *client) hello(f inFrame) {
 	c.sendFrame(welcomeFrame{Type: "welcome", ConversationID: conv.ID, Token: token, State: conv.State, Resumed: resumed,
 		MaxChars: s.engine.Understanding().Config.Widget.MaxMessageChars})
 
-	if !resumed {
-		// A conversation created a moment ago has no history yet: skip the query. Most sockets are
-		// new visitors, and the reads would also grow this goroutine's stack for the socket's life.
-		c.finishReplay(0)
-	} else if err = c.replay(ctx, conv.ID, lastSeq); err != nil {
-		s.log.Error("replay conversation", "conversation", conv.ID, "error", err)
-		c.close(websocket.CloseInternalServerErr, "could not load your conversation; reconnect to try again")
+	if resumed {
+		if err := c.replay(ctx, conv.ID, lastSeq); err != nil {
+			s.log.Error("replay conversation", "conversation", conv.ID, "error", err)
+			c.close(websocket.CloseInternalServerErr, "could not load your conversation; reconnect to try again")
+		}
 		return
 	}
-	if !resumed {
-		if err := s.engine.Greet(ctx, conv.ID); err != nil {
-			s.log.Error("greet", "conversation", conv.ID, "error", err)
-		}
+	// A conversation created a moment ago has no history yet: skip the query. Most sockets are new
+	// visitors, and the reads would also grow this goroutine's stack for the socket's life.
+	c.finishReplay(0)
+	if err := s.engine.Greet(ctx, conv.ID); err != nil {
+		s.log.Error("greet", "conversation", conv.ID, "error", err)
 	}
 }
 
