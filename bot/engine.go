@@ -16,6 +16,7 @@ import (
 
 	"github.com/attune-chat/attune/bot/empathy"
 	"github.com/attune-chat/attune/bot/llm"
+	"github.com/attune-chat/attune/handoff"
 	"github.com/attune-chat/attune/intents"
 	"github.com/attune-chat/attune/intents/tone"
 	"github.com/attune-chat/attune/store"
@@ -28,6 +29,7 @@ type Store interface {
 	AppendBotTurn(ctx context.Context, m store.Message, d store.Decision) (store.Message, error)
 	MessagesAfter(ctx context.Context, conversationID string, afterSeq int64, limit int) ([]store.Message, error)
 	Decisions(ctx context.Context, conversationID string) ([]store.Decision, error)
+	SetState(ctx context.Context, conversationID, state string) error
 }
 
 // Publisher fans events out to everyone watching a conversation (the visitor's sockets, and later
@@ -47,6 +49,23 @@ type Event struct {
 	Typing *Typing
 	// Stream is a piece of a reply still being written (LLM answers).
 	Stream *Stream
+	// State is a change of who is looking after the conversation.
+	State *StateChange
+	// AgentName, beside an agent's Message, is the display name the visitor sees.
+	AgentName string
+}
+
+// StateChange says who looks after a conversation now: the bot, the queue (with the visitor's
+// place in it), an agent, or nobody (closed).
+type StateChange struct {
+	State        string
+	Position     int
+	ETA          *time.Duration
+	AgentsOnline int
+	Reason       string
+	Agent        string
+	// Offline is true when nobody can take the conversation now (outside hours, nobody online).
+	Offline bool
 }
 
 // Stream is a piece of a reply being written, shown in place until the stored message with the
@@ -84,6 +103,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Getenv reads the LLM endpoint's environment overrides and key; nil means os.Getenv.
 	Getenv func(string) string
+	// Handoff is the queue that brings in people; nil means no agents: the bot points visitors to
+	// the team's contact details instead.
+	Handoff *handoff.Queue
 	Now    func() time.Time
 	// IdleEvict drops the in-memory state of conversations idle this long (rebuilt on demand).
 	IdleEvict time.Duration
@@ -98,6 +120,7 @@ type Engine struct {
 	idleEvict time.Duration
 	tone      *tone.Analyzer
 	getenv    func(string) string
+	handoff   *handoff.Queue
 	know      atomic.Pointer[knowledge]
 
 	mu      sync.Mutex
@@ -112,7 +135,7 @@ func New(opt Options) (*Engine, error) {
 		return nil, errors.New("bot.New: Store, Publisher and Understanding are required")
 	}
 	e := &Engine{store: opt.Store, pub: opt.Publisher, log: opt.Logger, now: opt.Now, idleEvict: opt.IdleEvict, tone: opt.Tone,
-		getenv: opt.Getenv, convs: map[string]*conversation{}}
+		getenv: opt.Getenv, handoff: opt.Handoff, convs: map[string]*conversation{}}
 	if e.getenv == nil {
 		e.getenv = os.Getenv
 	}
@@ -183,6 +206,9 @@ type conversation struct {
 	running  bool
 	lastUsed time.Time
 	state    *dialogue // guarded by the worker: only the running worker touches it
+	// owner is who looks after the conversation (bot, queued, agent, closed), guarded by e.mu;
+	// "" until known. It saves a database read on every turn.
+	owner string
 }
 
 // begin starts an operation on a conversation; the caller must call e.working.Done when it ends.
@@ -215,7 +241,7 @@ func (e *Engine) Greet(ctx context.Context, conversationID string) error {
 	// (Setting it here happens before any message of the conversation can reach a worker.)
 	e.mu.Lock()
 	if c.state == nil && !c.running {
-		c.state = &dialogue{owner: store.StateBot}
+		c.state, c.owner = &dialogue{}, store.StateBot
 	}
 	e.mu.Unlock()
 	u := e.Understanding()
@@ -235,26 +261,51 @@ func (e *Engine) Receive(ctx context.Context, conversationID, clientID, text str
 		return store.Message{}, false, err
 	}
 	defer e.working.Done()
+	saved, duplicate, err = e.append(ctx, c, store.Message{ConversationID: conversationID, ClientID: clientID, From: FromVisitor, Text: text}, "", stored)
+	if err != nil || duplicate {
+		return saved, duplicate, err
+	}
+	e.enqueue(c, saved)
+	return saved, false, nil
+}
+
+// AgentSay stores an agent's message and shows it to everyone watching the conversation, under
+// the agent's display name. The caller has checked that the agent owns the conversation.
+func (e *Engine) AgentSay(ctx context.Context, conversationID, clientID, agentName, text string, stored func(saved store.Message, duplicate bool)) (store.Message, bool, error) {
+	c, err := e.begin(conversationID)
+	if err != nil {
+		return store.Message{}, false, err
+	}
+	defer e.working.Done()
+	return e.append(ctx, c, store.Message{ConversationID: conversationID, ClientID: clientID, From: FromAgent, Text: text}, agentName, stored)
+}
+
+// append stores a message and publishes it, calling stored in between (see Receive).
+func (e *Engine) append(ctx context.Context, c *conversation, m store.Message, agentName string, stored func(store.Message, bool)) (store.Message, bool, error) {
 	c.mu.Lock()
-	saved, duplicate, err = e.store.AppendMessage(ctx, store.Message{ConversationID: conversationID, ClientID: clientID, From: FromVisitor, Text: text})
+	saved, duplicate, err := e.store.AppendMessage(ctx, m)
 	if err == nil {
 		if stored != nil {
 			stored(saved, duplicate)
 		}
 		if !duplicate {
-			e.pub.Publish(conversationID, Event{Message: &saved})
+			e.pub.Publish(c.id, Event{Message: &saved, AgentName: agentName})
 		}
 	}
 	c.mu.Unlock()
 	if err != nil {
-		return store.Message{}, false, fmt.Errorf("store visitor message: %w", err)
+		return store.Message{}, false, fmt.Errorf("store %s message: %w", m.From, err)
 	}
-	if duplicate {
-		return saved, true, nil
-	}
-	e.enqueue(c, saved)
-	return saved, false, nil
+	return saved, duplicate, nil
 }
+
+// Tone analyses a message the bot does not answer (a person owns the conversation), for the
+// agent's console.
+func (e *Engine) Tone(text string) tone.Result { return e.tone.Analyze(text) }
+
+// Assistant returns the LLM client of the configuration in force, nil without one (agent assist
+// then falls back to templates).
+func (e *Engine) Assistant() *llm.Client { return e.know.Load().llm }
 
 // enqueue hands a stored visitor message to the conversation's worker, starting one if idle.
 func (e *Engine) enqueue(c *conversation, m store.Message) {

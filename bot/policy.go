@@ -9,6 +9,7 @@ import (
 
 	"github.com/attune-chat/attune/bot/empathy"
 	"github.com/attune-chat/attune/bot/llm"
+	"github.com/attune-chat/attune/handoff"
 	"github.com/attune-chat/attune/intents"
 	"github.com/attune-chat/attune/intents/tone"
 	"github.com/attune-chat/attune/store"
@@ -23,6 +24,7 @@ const (
 	SourceFallback = "fallback"
 	SourceContact  = "contact"
 	SourceLLM      = "llm"
+	SourceHandoff  = "handoff"
 )
 
 // Policy rules: which rule decided what the bot did.
@@ -40,6 +42,8 @@ const (
 	RuleLLMGrounded       = "llm_grounded"
 	RuleLLMNotCovered     = "llm_not_covered"
 	RuleLLMUnavailable    = "llm_unavailable"
+	// RuleHandoffPrefix precedes the hand-off reason: handoff_frustration, handoff_asked_for_person ...
+	RuleHandoffPrefix = "handoff_"
 )
 
 // dialogue is what the bot remembers between turns of one conversation.
@@ -49,9 +53,6 @@ type dialogue struct {
 	// clarifying holds the labels offered by the last clarifying question, best first.
 	clarifying []string
 	turns      int
-	// owner is the conversation's state (bot, queued, agent, closed) as last loaded or set
-	// through the engine; it saves a database read on every turn.
-	owner string
 	// trajectory is how the visitor's tone has moved over the conversation.
 	trajectory tone.Trajectory
 	// acks are the acknowledgements already used: never say the same one twice.
@@ -75,16 +76,17 @@ func (st *dialogue) remember(from, text string) {
 // details is the free-form part of a decision record: the evidence behind the decision, kept so
 // that a business (and later an agent) can see why the bot said what it said.
 type details struct {
-	Match      *intents.Match   `json:"match,omitempty"`
-	Threshold  float64          `json:"threshold,omitempty"`
-	Clarifying []string         `json:"clarifying,omitempty"`
-	Unresolved int              `json:"unresolved"`
-	Tone       *tone.Result     `json:"tone,omitempty"`
-	Signals    *tone.Signals    `json:"signals,omitempty"`
-	Trajectory *tone.Trajectory `json:"trajectory,omitempty"`
-	Reply      *empathy.Reply   `json:"reply,omitempty"`
-	Acks       []string         `json:"acks,omitempty"`
-	LLM        *llmDetails      `json:"llm,omitempty"`
+	Match      *intents.Match    `json:"match,omitempty"`
+	Threshold  float64           `json:"threshold,omitempty"`
+	Clarifying []string          `json:"clarifying,omitempty"`
+	Unresolved int               `json:"unresolved"`
+	Tone       *tone.Result      `json:"tone,omitempty"`
+	Signals    *tone.Signals     `json:"signals,omitempty"`
+	Trajectory *tone.Trajectory  `json:"trajectory,omitempty"`
+	Reply      *empathy.Reply    `json:"reply,omitempty"`
+	Acks       []string          `json:"acks,omitempty"`
+	LLM        *llmDetails       `json:"llm,omitempty"`
+	Handoff    *handoff.Decision `json:"handoff,omitempty"`
 }
 
 // llmDetails records what the LLM layer did in a turn.
@@ -107,22 +109,61 @@ func (e *Engine) respond(ctx context.Context, c *conversation, m store.Message) 
 			return fmt.Errorf("load conversation: %w", err)
 		}
 		c.state = e.restore(ctx, conv)
+		e.mu.Lock()
+		if c.owner == "" {
+			c.owner = conv.State
+		}
+		e.mu.Unlock()
 	}
-	if c.state.owner != store.StateBot {
-		return nil // a person owns the conversation, or it is closed: the bot stays silent
+	switch owner := e.owner(c); owner {
+	case store.StateBot:
+	case store.StateClosed:
+		// A visitor writing again after a closed chat is talking to the bot again.
+		if err := e.store.SetState(ctx, c.id, store.StateBot); err != nil {
+			return fmt.Errorf("reopen conversation: %w", err)
+		}
+		e.SetOwner(c.id, store.StateBot)
+		e.pub.Publish(c.id, Event{State: &StateChange{State: store.StateBot}})
+	default:
+		return nil // a person owns the conversation, or it waits for one: the bot stays silent
 	}
 	e.pub.Publish(c.id, Event{Typing: &Typing{From: FromBot, On: true}})
 	defer e.pub.Publish(c.id, Event{Typing: &Typing{From: FromBot, On: false}})
 
-	text, d, streamID := e.decide(ctx, e.know.Load(), c, m)
+	text, d, streamID, change := e.decide(ctx, e.know.Load(), c, m)
 	d.InReplyTo = m.Seq
-	_, err := e.appendBot(ctx, c, text, d, streamID)
-	return err
+	if _, err := e.appendBot(ctx, c, text, d, streamID); err != nil {
+		return err
+	}
+	if change != nil {
+		e.pub.Publish(c.id, Event{State: change})
+	}
+	return nil
 }
 
-// personOffer is what the bot can honestly offer an upset visitor while hand-off to agents is
-// not part of the server: the team's direct contact details.
-const personOffer = "If you'd rather talk to a person, just say so and I'll give you the team's direct contact details."
+// owner is who looks after the conversation: bot, queued, agent or closed.
+func (e *Engine) owner(c *conversation) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return c.owner
+}
+
+// SetOwner records who looks after a conversation now; the hand-off queue's notifier calls it
+// when an agent takes over, gives the conversation back or closes it. The bot answers only the
+// conversations it owns.
+func (e *Engine) SetOwner(conversationID, state string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if c, ok := e.convs[conversationID]; ok {
+		c.owner = state
+	} // not in memory: the store's state is read when the conversation next speaks
+}
+
+// Offers of a person, as far as the business can honestly make one.
+const (
+	personOfferContact = "If you'd rather talk to a person, just say so and I'll give you the team's direct contact details."
+	personOfferHandoff = "If you'd rather talk to a person, just say so and I'll bring someone from the team in."
+)
 
 // outcome is what the policy chose, before the reply is composed.
 type outcome struct {
@@ -131,9 +172,10 @@ type outcome struct {
 }
 
 // decide runs the whole turn: understand, choose (asking the LLM what the configuration does not
-// cover), then acknowledge the feeling and record why. It returns the reply, its decision record
-// and, when the reply was streamed, the stream's id.
-func (e *Engine) decide(ctx context.Context, k *knowledge, c *conversation, m store.Message) (string, store.Decision, string) {
+// cover), acknowledge the feeling, bring in a person when the hand-off policy says so, and record
+// why. It returns the reply, its decision record, the stream's id when the reply was streamed, and
+// the conversation's new state when it changed hands.
+func (e *Engine) decide(ctx context.Context, k *knowledge, c *conversation, m store.Message) (string, store.Decision, string, *StateChange) {
 	u, cfg, st := k.und, k.und.Config, c.state
 	match := u.Understand(m.Text)
 	var result tone.Result
@@ -148,35 +190,74 @@ func (e *Engine) decide(ctx context.Context, k *knowledge, c *conversation, m st
 	}
 	text := cfg.Expand(out.text, e.now())
 	det := details{Match: &match, Threshold: u.Threshold, Clarifying: st.clarifying, Unresolved: st.unresolved, LLM: llmDet}
+	handoffOn := e.handoff != nil && cfg.HandoffEnabled()
+
+	intent := ""
+	if match.InScope {
+		intent = match.Prediction.Label
+	}
+	// Pointing to a person is the right answer to "I want a human" or to a topic that needs one:
+	// it must not count as the bot failing.
+	resolved := out.source == SourceIntent || out.source == SourceFAQ || out.source == SourceBuiltin || out.source == SourceLLM ||
+		out.rule == RuleAskedForPerson || out.rule == RuleIntentNeedsPerson
+	signals := st.trajectory.Observe(tone.Turn{Text: m.Text, Result: result, Intent: intent, Resolved: resolved})
+	traj := st.trajectory
+
+	var change *StateChange
+	if handoffOn {
+		in := handoff.TurnInput{Text: m.Text, Tone: result, Signals: signals, Trajectory: &traj, Intent: intent,
+			Confidence: match.Prediction.Confidence, NeedsPerson: match.Intent != nil && match.Intent.Handoff, Unresolved: st.unresolved}
+		if llmDet != nil {
+			in.AssistantFailure, in.AssistantDeclined = llmDet.Failure, llmDet.Failure == "" && !llmDet.Covered
+		}
+		hd := handoff.Decide(in, cfg.Handoff)
+		det.Handoff = &hd
+		if hd.Handoff {
+			var tags []string
+			if match.Intent != nil {
+				tags = match.Intent.Tags
+			} else if match.FAQ != nil {
+				tags = match.FAQ.Tags
+			}
+			o, err := e.handoff.Enqueue(ctx, handoff.Request{ConversationID: c.id, Decision: hd, Intent: intent, Tags: tags})
+			if err != nil {
+				e.log.Error("hand-off failed; pointing to the team's contact details", "conversation", c.id, "error", err)
+			} else {
+				text = cfg.Expand(hd.Explanation, e.now())
+				if o.Offline && o.Message != "" {
+					text += "\n\n" + cfg.Expand(o.Message, e.now())
+				}
+				out.source, out.rule = SourceHandoff, RuleHandoffPrefix+hd.Reason
+				st.unresolved = 0
+				change = &StateChange{State: store.StateQueued, Position: o.Position, ETA: o.ETA, AgentsOnline: o.AgentsOnline,
+					Reason: hd.Reason, Offline: o.Offline}
+				e.SetOwner(c.id, store.StateQueued)
+			}
+		}
+	}
 
 	if cfg.ToneEnabled() {
-		intent := ""
-		if match.InScope {
-			intent = match.Prediction.Label
+		offer := personOfferContact
+		if handoffOn {
+			offer = personOfferHandoff
 		}
-		// Pointing to a person is the right answer to "I want a human" or to a topic that needs one:
-		// it must not count as the bot failing.
-		resolved := out.source == SourceIntent || out.source == SourceFAQ || out.source == SourceBuiltin || out.source == SourceLLM ||
-			out.rule == RuleAskedForPerson || out.rule == RuleIntentNeedsPerson
-		signals := st.trajectory.Observe(tone.Turn{Text: m.Text, Result: result, Intent: intent, Resolved: resolved})
-		offer := personOffer
-		if out.source == SourceFallback || out.source == SourceContact {
-			offer = "" // the reply already says how to reach a person
+		if out.source == SourceFallback || out.source == SourceContact || out.source == SourceHandoff {
+			offer = "" // the reply already says how a person comes in
 		}
-		reply := k.composer.Compose(empathy.Input{Tone: result, Trajectory: st.trajectory, Signals: signals,
+		reply := k.composer.Compose(empathy.Input{Tone: result, Trajectory: traj, Signals: signals,
 			Used: st.acks, Business: cfg.Business.Name, Bot: cfg.BotName(), Offer: offer}, text)
 		if reply.AckKey != "" {
 			st.acks = append(st.acks, reply.AckKey)
 		}
 		text = reply.Text
-		traj := st.trajectory
-		det.Tone, det.Signals, det.Trajectory, det.Reply, det.Acks = &result, &signals, &traj, &reply, st.acks
+		det.Tone, det.Signals, det.Reply = &result, &signals, &reply
 	}
+	det.Trajectory, det.Acks = &traj, st.acks
 	st.remember(FromVisitor, m.Text)
 	st.remember(FromBot, text)
 	raw, _ := json.Marshal(det)
 	return text, store.Decision{ConversationID: m.ConversationID, Intent: out.label, Confidence: out.confidence,
-		Source: out.source, Rule: out.rule, Details: raw}, streamID
+		Source: out.source, Rule: out.rule, Details: raw}, streamID, change
 }
 
 // askLLM answers, from the business's own knowledge, a message the classifier could not place.
@@ -356,7 +437,7 @@ func pick(vs intents.Variants, seed string, turn int) string {
 // restart or after its in-memory state was evicted.
 func (e *Engine) restore(ctx context.Context, conv store.Conversation) *dialogue {
 	conversationID := conv.ID
-	st := &dialogue{owner: conv.State}
+	st := &dialogue{}
 	ds, err := e.store.Decisions(ctx, conversationID)
 	if err != nil {
 		e.log.Warn("restore dialogue state", "conversation", conversationID, "error", err)

@@ -13,6 +13,16 @@ import (
 type Hub struct {
 	mu    sync.RWMutex
 	convs map[string]map[*client]struct{}
+	// watchers see every event of every conversation (the agents' side filters what it needs).
+	watchers []func(conversationID string, ev bot.Event)
+}
+
+// Watch registers w to be called with every event, before visitors are served; w must not block.
+// Register watchers before the hub is used.
+func (h *Hub) Watch(w func(conversationID string, ev bot.Event)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.watchers = append(h.watchers, w)
 }
 
 var _ bot.Publisher = (*Hub)(nil)
@@ -45,14 +55,22 @@ func (h *Hub) unsubscribe(conversationID string, c *client) {
 // Publish delivers an event to every socket of the conversation. It never blocks: a socket whose
 // outgoing queue is full is disconnected (it will resume from its last seq when it reconnects).
 func (h *Hub) Publish(conversationID string, ev bot.Event) {
+	h.mu.RLock()
+	watchers := h.watchers
+	h.mu.RUnlock()
+	for _, w := range watchers {
+		w(conversationID, ev)
+	}
 	var frame []byte
 	var seq int64
 	switch {
 	case ev.Message != nil:
 		f := messageFrameOf(ev.Message)
-		f.StreamID = ev.StreamID
+		f.StreamID, f.Name = ev.StreamID, ev.AgentName
 		frame = mustJSON(f)
 		seq = ev.Message.Seq
+	case ev.State != nil:
+		frame = mustJSON(stateFrameOf(ev.State))
 	case ev.Stream != nil:
 		frame = mustJSON(streamFrame{Type: "stream", StreamID: ev.Stream.ID, From: ev.Stream.From, Delta: ev.Stream.Delta})
 	case ev.Typing != nil:

@@ -3,6 +3,7 @@ package web
 import (
 	"time"
 
+	"github.com/attune-chat/attune/bot"
 	"github.com/attune-chat/attune/store"
 )
 
@@ -42,6 +43,34 @@ type messageFrame struct {
 	ClientID string `json:"client_id,omitempty"`
 	// StreamID is set on the message that ends a stream: it replaces what was streamed.
 	StreamID string `json:"stream_id,omitempty"`
+	// Name is the agent's display name on a live agent message.
+	Name string `json:"name,omitempty"`
+}
+
+// stateFrame tells the visitor who looks after the conversation now.
+type stateFrame struct {
+	Type         string `json:"type"`
+	State        string `json:"state"`
+	Position     int    `json:"position,omitempty"`
+	ETASeconds   *int   `json:"eta_seconds,omitempty"`
+	AgentsOnline *int   `json:"agents_online,omitempty"`
+	Reason       string `json:"reason,omitempty"`
+	Agent        string `json:"agent,omitempty"`
+	Offline      bool   `json:"offline,omitempty"`
+}
+
+func stateFrameOf(sc *bot.StateChange) stateFrame {
+	f := stateFrame{Type: "state", State: sc.State, Reason: sc.Reason, Agent: sc.Agent, Offline: sc.Offline}
+	if sc.State == store.StateQueued {
+		f.Position = sc.Position
+		online := sc.AgentsOnline
+		f.AgentsOnline = &online
+		if sc.ETA != nil {
+			secs := int(sc.ETA.Round(time.Second).Seconds())
+			f.ETASeconds = &secs
+		}
+	}
+	return f
 }
 
 type streamFrame struct {
