@@ -59,8 +59,23 @@ type stateFrame struct {
 	Offline      bool   `json:"offline,omitempty"`
 }
 
+// visitorReasons word the hand-off reasons for the visitor (the widget shows them under the
+// queue position); the codes themselves are for agents and logs.
+var visitorReasons = map[string]string{
+	"asked_for_person":      "You asked to talk to a person.",
+	"frustration":           "A person from the team can sort this out with you directly.",
+	"needs_person":          "This is something a person from the team handles.",
+	"unresolved":            "A person from the team can help with your question.",
+	"assistant_unavailable": "Our assistant is unavailable, so a person will answer.",
+	"assistant_declined":    "This needs someone from the team.",
+}
+
 func stateFrameOf(sc *bot.StateChange) stateFrame {
-	f := stateFrame{Type: "state", State: sc.State, Reason: sc.Reason, Agent: sc.Agent, Offline: sc.Offline}
+	reason := visitorReasons[sc.Reason]
+	if reason == "" && sc.Reason != "" {
+		reason = "A person from the team will help you."
+	}
+	f := stateFrame{Type: "state", State: sc.State, Reason: reason, Agent: sc.Agent, Offline: sc.Offline}
 	if sc.State == store.StateQueued {
 		f.Position = sc.Position
 		online := sc.AgentsOnline

@@ -384,6 +384,10 @@
 
   function onError(m) {
     var id = typeof m.id === 'string' ? m.id : '';
+    if (id === 'email') { // the address was refused: ask again
+      emailLeft = false;
+      if (emailForm) emailForm.hidden = false;
+    }
     var text = typeof m.message === 'string' && m.message ? m.message : 'Something went wrong. Please try again.';
     var el = id ? pendingEls.get(id) : null;
     if (!el) { showNotice(text); return; }
@@ -443,6 +447,56 @@
     statusMain.textContent = main;
     statusSub.textContent = sub;
     statusEl.hidden = !main;
+    showEmailForm(s === 'queued' && (m.offline === true || m.agents_online === 0));
+  }
+
+  /* ---------- offline: leave an email ---------- */
+
+  // When nobody can answer now, the visitor may leave an address so the team can reply later.
+  // The form is built here (not in frame.html) because most chats never need it.
+  var emailForm = null;
+  var emailLeft = false;
+
+  function showEmailForm(show) {
+    if (!show || emailLeft) {
+      if (emailForm) emailForm.hidden = true;
+      return;
+    }
+    if (!emailForm) {
+      emailForm = document.createElement('form');
+      emailForm.className = 'email-form';
+      emailForm.noValidate = true;
+      var label = document.createElement('label');
+      label.htmlFor = 'email-input';
+      label.textContent = 'Your email, so the team can reply:';
+      var input = document.createElement('input');
+      input.type = 'email';
+      input.id = 'email-input';
+      input.autocomplete = 'email';
+      input.required = true;
+      var btn = document.createElement('button');
+      btn.type = 'submit';
+      btn.textContent = 'Send';
+      emailForm.appendChild(label);
+      emailForm.appendChild(input);
+      emailForm.appendChild(btn);
+      emailForm.addEventListener('submit', function (ev) {
+        ev.preventDefault();
+        var email = input.value.trim();
+        if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
+          showNotice('Please enter an email address such as name@example.com.');
+          input.focus();
+          return;
+        }
+        if (!connected) { showNotice('Not connected right now; please try again in a moment.'); return; }
+        sendRaw({ type: 'email', id: 'email', email: email });
+        emailLeft = true;
+        emailForm.hidden = true;
+        statusSub.textContent = 'Thanks — the team will reply to ' + email + '.';
+      });
+      statusEl.appendChild(emailForm);
+    }
+    emailForm.hidden = false;
   }
 
   function queueText(m) {
