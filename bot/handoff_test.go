@@ -1,0 +1,107 @@
+package bot_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/attune-chat/attune/bot"
+	"github.com/attune-chat/attune/handoff"
+	"github.com/attune-chat/attune/store"
+	"github.com/attune-chat/attune/store/handoffstore"
+)
+
+// nopNotifier ignores the queue's events: these tests look at what the bot does.
+type nopNotifier struct{}
+
+func (nopNotifier) QueueChanged()               {}
+func (nopNotifier) Offered(handoff.Offer)       {}
+func (nopNotifier) Assigned(handoff.Assignment) {}
+func (nopNotifier) Alert(handoff.Alert)         {}
+func (nopNotifier) Returned(handoff.Return)     {}
+
+// withQueue rebuilds the fixture's engine with a hand-off queue on the same store.
+func withQueue(t *testing.T, f *fixture) *handoff.Queue {
+	t.Helper()
+	u := f.engine.Understanding()
+	q, err := handoff.New(handoff.Options{Config: u.Config.Handoff, Store: handoffstore.New(f.db), Notifier: nopNotifier{}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := bot.New(bot.Options{Store: f.db, Publisher: f.pub, Understanding: u, Logger: quiet, Handoff: q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close(context.Background()) })
+	f.engine = e
+	return q
+}
+
+func (r *recorder) states() []bot.StateChange {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []bot.StateChange
+	for _, ev := range r.events {
+		if ev.State != nil {
+			out = append(out, *ev.State)
+		}
+	}
+	return out
+}
+
+func TestAskingForAPersonQueuesTheConversation(t *testing.T) {
+	f := newFixture(t)
+	q := withQueue(t, f)
+	reply, d := f.say(t, "a", "I want to talk to a human")
+	if d.Source != bot.SourceHandoff || d.Rule != bot.RuleHandoffPrefix+"asked_for_person" {
+		t.Fatalf("decision %s/%s, want a hand-off for an explicit request", d.Source, d.Rule)
+	}
+	if strings.Contains(reply.Text, "can't bring a person") {
+		t.Fatalf("with a queue the bot still says it cannot bring a person: %q", reply.Text)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(f.pub.states()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := f.pub.states(); len(st) == 0 || st[0].State != store.StateQueued {
+		t.Fatalf("state events %+v, want queued", st)
+	}
+	if state, _ := q.Owner(f.conv.ID); state != store.StateQueued {
+		t.Fatalf("queue owner state %q, want queued", state)
+	}
+	conv, _ := f.db.Conversation(context.Background(), f.conv.ID)
+	if conv.State != store.StateQueued {
+		t.Fatalf("stored conversation state %q, want queued", conv.State)
+	}
+
+	// While a person is awaited the bot stays silent.
+	before := len(f.pub.messages())
+	if _, _, err := f.engine.Receive(context.Background(), f.conv.ID, "b", "hello? anyone?", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.engine.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ms := f.pub.messages(); len(ms) != before+1 || ms[len(ms)-1].From != bot.FromVisitor {
+		t.Fatalf("the bot answered a queued conversation: %+v", ms[before:])
+	}
+}
+
+func TestClosedConversationIsTheBotsAgain(t *testing.T) {
+	f := newFixture(t)
+	withQueue(t, f)
+	f.say(t, "a", "I want to talk to a human")
+	if err := f.db.SetState(context.Background(), f.conv.ID, store.StateClosed); err != nil {
+		t.Fatal(err)
+	}
+	f.engine.SetOwner(f.conv.ID, store.StateClosed)
+	reply, d := f.say(t, "b", "where is my order")
+	if d.Source != bot.SourceIntent || !strings.Contains(reply.Text, "Track your order") {
+		t.Fatalf("after the chat closed the bot answered %q (%s)", reply.Text, d.Source)
+	}
+	conv, _ := f.db.Conversation(context.Background(), f.conv.ID)
+	if conv.State != store.StateBot {
+		t.Fatalf("stored state %q, want bot", conv.State)
+	}
+}
