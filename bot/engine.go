@@ -106,7 +106,7 @@ type Options struct {
 	// Handoff is the queue that brings in people; nil means no agents: the bot points visitors to
 	// the team's contact details instead.
 	Handoff *handoff.Queue
-	Now    func() time.Time
+	Now     func() time.Time
 	// IdleEvict drops the in-memory state of conversations idle this long (rebuilt on demand).
 	IdleEvict time.Duration
 }
