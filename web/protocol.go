@@ -17,6 +17,8 @@ type inFrame struct {
 	ID      string  `json:"id"`
 	Text    *string `json:"text"`
 	On      *bool   `json:"on"`
+	// Email is the address a waiting visitor leaves to be contacted at (type "email").
+	Email *string `json:"email"`
 }
 
 type welcomeFrame struct {

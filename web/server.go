@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/attune-chat/attune/bot"
+	"github.com/attune-chat/attune/handoff"
 	"github.com/attune-chat/attune/store"
 	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
@@ -51,6 +53,20 @@ type Options struct {
 	// RateBurst messages may be sent at once, then RatePerSecond on average.
 	RateBurst     int
 	RatePerSecond float64
+
+	// Handoff is the queue that brings in people. With Agents it enables the agent console
+	// (/console, /console/api/*, /ws/agent); without them those routes do not exist.
+	Handoff *handoff.Queue
+	// Agents holds agent accounts, console sessions and notes (*store.DB implements it).
+	Agents AgentStore
+	// Relay is the queue's Notifier, built before the queue; New binds it to this server. Nil
+	// when the caller does not need queue events pushed (then positions are not updated live).
+	Relay *Relay
+	// SessionTTL is how long a console login lasts (DefaultSessionTTL when 0).
+	SessionTTL time.Duration
+	// SessionCheck is how often an open agent socket re-checks its session, so that an expired
+	// or revoked session (password reset, agent disabled) ends the socket too (a minute when 0).
+	SessionCheck time.Duration
 }
 
 // Server serves the widget, the demo page and the visitor websocket.
@@ -72,6 +88,16 @@ type Server struct {
 	connsMu  sync.Mutex
 	conns    map[*client]struct{}
 	connsEnd sync.WaitGroup
+
+	// Agent console (nil handoff/agents: disabled).
+	handoff     *handoff.Queue
+	agents      AgentStore
+	relay       *Relay
+	consolePage *template.Template
+	limiter     *loginLimiter
+	dummyOnce   sync.Once
+	dummy       []byte
+	consoles    consoleRegistry
 }
 
 // track registers (or forgets) an upgraded socket.
@@ -120,11 +146,28 @@ func New(opt Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opt: opt, engine: opt.Engine, store: opt.Store, hub: opt.Hub, log: opt.Logger, now: opt.Now, assets: assets, conns: map[*client]struct{}{}}
+	if opt.SessionTTL == 0 {
+		opt.SessionTTL = DefaultSessionTTL
+	}
+	if opt.SessionCheck == 0 {
+		opt.SessionCheck = time.Minute
+	}
+	s := &Server{opt: opt, engine: opt.Engine, store: opt.Store, hub: opt.Hub, log: opt.Logger, now: opt.Now, assets: assets, conns: map[*client]struct{}{},
+		handoff: opt.Handoff, agents: opt.Agents, relay: opt.Relay, limiter: newLoginLimiter()}
+	if s.consoleEnabled() {
+		if s.consolePage, err = parseConsolePage(assets); err != nil {
+			return nil, err
+		}
+		s.consoles.init()
+		s.hub.Watch(s.watchForConsoles)
+	}
 	// Idle sockets are the common case (a widget open in a background tab): sharing write buffers
 	// through a pool means an idle socket holds none.
 	s.upgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{}, CheckOrigin: s.checkOrigin}
 	s.echo = s.routes()
+	if s.relay != nil {
+		s.relay.bind(s)
+	}
 	return s, nil
 }
 
@@ -142,6 +185,9 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/ws/visitor", s.handleVisitorSocket)
 	page("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	page("/readyz", s.handleReady)
+	if s.consoleEnabled() {
+		s.consoleRoutes(e)
+	}
 	return e
 }
 
@@ -170,8 +216,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.close(websocket.CloseGoingAway, "server restarting; reconnect to resume")
 	}
 	s.connsMu.Unlock()
+	s.closeAgentSockets(websocket.CloseGoingAway, "server restarting; reconnect to resume")
 	done := make(chan struct{})
-	go func() { s.connsEnd.Wait(); close(done) }()
+	go func() { s.connsEnd.Wait(); s.consoles.ended.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():

@@ -159,6 +159,8 @@ func (c *client) handle(data []byte) {
 		c.hello(f)
 	case "message":
 		c.message(f)
+	case "email":
+		c.leaveEmail(f)
 	case "typing":
 		if c.conversationID == "" {
 			c.sendError(codeNotReady, "", "send hello before typing frames")
@@ -170,7 +172,7 @@ func (c *client) handle(data []byte) {
 		}
 		c.s.hub.Publish(c.conversationID, bot.Event{Typing: &bot.Typing{From: bot.FromVisitor, On: *f.On}})
 	default:
-		c.sendError(codeUnknownType, f.ID, "unknown frame type %q; a visitor may send hello, message and typing", truncate(f.Type, 40))
+		c.sendError(codeUnknownType, f.ID, "unknown frame type %q; a visitor may send hello, message, typing and email", truncate(f.Type, 40))
 	}
 }
 
@@ -230,6 +232,9 @@ func (c *client) hello(f inFrame) {
 	s.hub.subscribe(conv.ID, c)
 	c.sendFrame(welcomeFrame{Type: "welcome", ConversationID: conv.ID, Token: token, State: conv.State, Resumed: resumed,
 		MaxChars: s.engine.Understanding().Config.Widget.MaxMessageChars})
+	if resumed {
+		s.sendHandoffState(c, conv.ID)
+	}
 
 	if resumed {
 		if err := c.replay(ctx, conv.ID, lastSeq); err != nil {

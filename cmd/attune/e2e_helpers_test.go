@@ -178,7 +178,7 @@ func (v *visitor) sendMessage(id, text string) {
 	v.send(map[string]any{"type": "message", "id": id, "text": text})
 }
 
-// read returns the next frame, skipping typing frames when skipTyping is set.
+// read returns the next frame, skipping typing and state frames when skipTyping is set.
 func (v *visitor) read(skipTyping bool) frame {
 	v.t.Helper()
 	for {
@@ -198,7 +198,8 @@ func (v *visitor) read(skipTyping bool) frame {
 		if f.Type == "" {
 			v.t.Fatalf("server frame without type: %s", data)
 		}
-		if skipTyping && f.Type == "typing" {
+		// state frames (hand-off progress) are as incidental to these tests as typing.
+		if skipTyping && (f.Type == "typing" || f.Type == "state") {
 			continue
 		}
 		return f

@@ -525,10 +525,13 @@ func TestHotReload(t *testing.T) {
 		t.Fatalf("the demo configuration no longer contains %q", faqAnswer)
 	}
 	writeFileAtomic(t, cfgPath, []byte(changed))
-	n := 0
+	// Each check asks from a fresh conversation: asking one visitor's question over and over would
+	// (rightly) read as a conversation going nowhere and bring in a person.
 	ask := func() string {
-		n++
-		_, r := v.ask(fmt.Sprintf("q%d", n), faqQuestion)
+		fresh := dial(t, td)
+		fresh.start()
+		_, r := fresh.ask("q", faqQuestion)
+		fresh.conn.Close()
 		return r.Text
 	}
 	eventually(t, "the changed answer", func() bool { return strings.Contains(ask(), newAnswer) })

@@ -139,8 +139,10 @@ func TestLLMNotCoveredOffersAPerson(t *testing.T) {
 	v.start()
 	v.sendMessage("q1", "who painted the mona lisa?")
 	reply, _ := v.until("the bot's message", func(f frame) bool { return f.Type == "message" && f.From == "bot" })
-	if !strings.Contains(reply.Text, "I don't have that information") || !strings.Contains(reply.Text, "hello@crumbandco.example") {
-		t.Fatalf("an uncovered question got %q; want an honest 'I don't know' and the team's contact", reply.Text)
+	// The model declined: the visitor hears so honestly, and a person is brought in (the demo has
+	// hand-off on; with nobody online the offline message says what happens next).
+	if !strings.Contains(reply.Text, "I don't have that information") || !strings.Contains(reply.Text, "person") {
+		t.Fatalf("an uncovered question got %q; want an honest 'I don't know' and a person brought in", reply.Text)
 	}
 }
 

@@ -15,9 +15,11 @@ import (
 
 	"github.com/attune-chat/attune/bot"
 	"github.com/attune-chat/attune/configs"
+	"github.com/attune-chat/attune/handoff"
 	"github.com/attune-chat/attune/intents"
 	"github.com/attune-chat/attune/intents/tone"
 	"github.com/attune-chat/attune/store"
+	"github.com/attune-chat/attune/store/handoffstore"
 	"github.com/attune-chat/attune/web"
 )
 
@@ -111,6 +113,7 @@ type daemon struct {
 	log      *slog.Logger
 	store    *store.DB
 	engine   *bot.Engine
+	queue    *handoff.Queue
 	web      *web.Server
 	hub      *web.Hub
 	listener net.Listener
@@ -153,15 +156,32 @@ func startDaemon(ctx context.Context, sc serveConfig, logOut io.Writer) (_ *daem
 		}
 	}()
 
+	// A fresh installation gets an administrator, so the console works from the first start.
+	if err := firstAdmin(ctx, db, os.Getenv, logOut); err != nil {
+		return nil, err
+	}
+
+	// The queue needs its notifier before the web server exists, and the server needs the queue:
+	// the relay is built first and bound to the server by web.New.
 	hub := web.NewHub()
-	engine, err := bot.New(bot.Options{Store: db, Publisher: hub, Understanding: und, Tone: tone.New(), Logger: log})
+	relay := web.NewRelay(log)
+	queue, err := handoff.New(handoff.Options{Config: cfg.Handoff, Open: handoff.HoursOf(cfg), Store: handoffstore.New(db),
+		Notifier: relay, Now: time.Now, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	engine, err := bot.New(bot.Options{Store: db, Publisher: hub, Understanding: und, Tone: tone.New(), Logger: log, Handoff: queue})
 	if err != nil {
 		return nil, err
 	}
 	wo := sc.Web
 	wo.Engine, wo.Store, wo.Hub, wo.Logger = engine, db, hub, log
+	wo.Handoff, wo.Agents, wo.Relay = queue, db, relay
 	srv, err := web.New(wo)
 	if err != nil {
+		return nil, err
+	}
+	if err := queue.Restore(ctx); err != nil {
 		return nil, err
 	}
 	l, err := net.Listen("tcp", sc.Addr)
@@ -174,22 +194,27 @@ func startDaemon(ctx context.Context, sc serveConfig, logOut io.Writer) (_ *daem
 	}
 
 	bg, stop := context.WithCancel(context.Background())
-	d := &daemon{log: log, store: db, engine: engine, web: srv, hub: hub, listener: l, served: make(chan error, 1), stop: stop}
+	d := &daemon{log: log, store: db, engine: engine, queue: queue, web: srv, hub: hub, listener: l, served: make(chan error, 1), stop: stop}
 	go func() { d.served <- srv.Serve(l) }()
+	go queue.Run(bg, time.Second)
 	if sc.Config != "" {
 		go intents.Watch(bg, cfg, sc.ReloadInterval, func(c *intents.Config) error {
 			u, err := intents.Train(c)
 			if err != nil {
 				return err
 			}
-			return engine.SetUnderstanding(u)
+			if err := engine.SetUnderstanding(u); err != nil {
+				return err
+			}
+			queue.SetConfig(c.Handoff, handoff.HoursOf(c))
+			return nil
 		}, log)
 	}
 	go d.housekeeping(bg)
 
 	source := cfg.Source
 	log.Info("Attune is running",
-		"demo", d.URL()+"/", "widget", d.URL()+"/widget.js", "health", d.URL()+"/healthz",
+		"demo", d.URL()+"/", "console", d.URL()+"/console", "widget", d.URL()+"/widget.js", "health", d.URL()+"/healthz",
 		"business", cfg.Business.Name, "config", source, "db", sc.DB)
 	return d, nil
 }
@@ -228,6 +253,11 @@ func (d *daemon) housekeeping(ctx context.Context) {
 			d.log.Info("deleted expired conversations", "count", n, "retention_days", int(retention.Hours()/24))
 		}
 		d.engine.EvictIdle()
+		if n, err := d.store.DeleteExpiredSessions(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			d.log.Error("delete expired console sessions", "error", err)
+		} else if n > 0 {
+			d.log.Info("deleted expired console sessions", "count", n)
+		}
 	}
 	sweep()
 	t := time.NewTicker(10 * time.Minute)

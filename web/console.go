@@ -1,0 +1,390 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/attune-chat/attune/store"
+	"github.com/labstack/echo/v4"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// AgentStore is what the agent console reads and writes: agent accounts and their sessions,
+// and the parts of a conversation an agent sees (decision records, internal notes). *store.DB
+// implements it.
+type AgentStore interface {
+	AgentByLogin(ctx context.Context, login string) (store.Agent, []byte, error)
+	CreateSession(ctx context.Context, tokenHash []byte, agentID string, expires time.Time) error
+	SessionAgent(ctx context.Context, tokenHash []byte) (store.Agent, error)
+	DeleteSession(ctx context.Context, tokenHash []byte) error
+	Conversation(ctx context.Context, id string) (store.Conversation, error)
+	Decisions(ctx context.Context, conversationID string) ([]store.Decision, error)
+	AddNote(ctx context.Context, conversationID, agentID, text string) error
+	Notes(ctx context.Context, conversationID string) ([]store.Note, error)
+}
+
+// EarlierConversations is an optional extension of AgentStore: a store that can list a visitor's
+// other conversations fills the console's "earlier conversations" panel; without it the panel
+// stays empty.
+type EarlierConversations interface {
+	VisitorConversations(ctx context.Context, visitorID string) ([]store.Conversation, error)
+}
+
+// Console session and login-throttling parameters.
+const (
+	sessionCookie = "attune_session"
+	// DefaultSessionTTL is how long a console login lasts: a working day and a bit, so an agent
+	// logs in once per shift.
+	DefaultSessionTTL = 12 * time.Hour
+	// loginFailures failed logins per login name or per client address within loginWindow make
+	// further attempts wait: enough for typos, far too few for guessing.
+	loginFailures = 5
+	loginWindow   = 15 * time.Minute
+	// maxLoginBody bounds the login request: a login and a password fit in far less.
+	maxLoginBody = 4 << 10
+)
+
+// agentJSON is an agent as the console sees it (never the password hash, never internal flags).
+type agentJSON struct {
+	ID       string   `json:"id"`
+	Login    string   `json:"login"`
+	Name     string   `json:"name"`
+	Role     string   `json:"role"`
+	Skills   []string `json:"skills"`
+	Capacity int      `json:"capacity"`
+}
+
+func agentOf(a store.Agent) agentJSON {
+	skills := a.Skills
+	if skills == nil {
+		skills = []string{}
+	}
+	return agentJSON{ID: a.ID, Login: a.Login, Name: a.Name, Role: a.Role, Skills: skills, Capacity: a.Capacity}
+}
+
+type meResponse struct {
+	Agent agentJSON `json:"agent"`
+	CSRF  string    `json:"csrf"`
+}
+
+type errorResponse struct {
+	Error string `json:"error"`
+}
+
+// consoleData feeds assets/console.html.
+type consoleData struct {
+	BusinessName string
+	AssetBase    string
+}
+
+// placeholderConsole is shown while assets/console.html is missing from the build, so /console
+// still says what it is instead of failing.
+var placeholderConsole = template.Must(template.New("console").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Agent console · {{.BusinessName}}</title></head>
+<body><h1>{{.BusinessName}} · Agent console</h1><p>The console page is not part of this build.</p></body></html>`))
+
+// parseConsolePage parses assets/console.html; nil when the build has none yet.
+func parseConsolePage(a *assetSet) (*template.Template, error) {
+	b, ok := a.files["console.html"]
+	if !ok {
+		return nil, nil
+	}
+	t, err := template.New("console").Parse(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("parse console.html: %w", err)
+	}
+	return t, nil
+}
+
+// session is one console login, looked up from its cookie.
+type session struct {
+	agent store.Agent
+	hash  []byte
+	csrf  string
+}
+
+// csrfOf derives the CSRF token of a session from its secret cookie token. Only someone who can
+// read the cookie (or the /console/api/me answer, same origin only) can know it, and it needs no
+// storage: it survives a restart together with the session.
+func csrfOf(token string) string {
+	h := sha256.Sum256([]byte("attune-csrf\x00" + token))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// consoleSession returns the session of the request's cookie; ok is false when there is none
+// or it is unknown, expired or belongs to a disabled agent.
+func (s *Server) consoleSession(r *http.Request) (session, bool, error) {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil || ck.Value == "" || len(ck.Value) > 128 {
+		return session{}, false, nil
+	}
+	hash := hashToken(ck.Value)
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	a, err := s.agents.SessionAgent(ctx, hash)
+	if errors.Is(err, store.ErrNotFound) {
+		return session{}, false, nil
+	}
+	if err != nil {
+		return session{}, false, fmt.Errorf("look up console session: %w", err)
+	}
+	return session{agent: a, hash: hash, csrf: csrfOf(ck.Value)}, true, nil
+}
+
+func jsonError(c echo.Context, code int, msg string) error {
+	return c.JSON(code, errorResponse{Error: msg})
+}
+
+// secureRequest reports whether the browser reached us over TLS (directly or through a proxy
+// that says so), in which case the session cookie must be Secure.
+func secureRequest(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+// sameOrigin reports whether the request's Origin header names this server. An absent header
+// is reported separately: browsers always send it on POST and websocket requests.
+func sameOrigin(r *http.Request) (present, same bool) {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false, false
+	}
+	u, err := url.Parse(origin)
+	return true, err == nil && strings.EqualFold(u.Host, r.Host)
+}
+
+// consoleRoutes adds the console page and its API.
+func (s *Server) consoleRoutes(e *echo.Echo) {
+	e.Match([]string{http.MethodGet, http.MethodHead}, "/console", s.handleConsole)
+	e.GET("/console/api/me", s.handleMe)
+	e.POST("/console/api/login", s.handleLogin)
+	e.POST("/console/api/logout", s.requireCSRF(s.handleLogout))
+	e.GET("/ws/agent", s.handleAgentSocket)
+}
+
+func (s *Server) handleConsole(c echo.Context) error {
+	cfg := s.engine.Understanding().Config
+	d := consoleData{BusinessName: cfg.Business.Name, AssetBase: "/assets/" + s.assets.version}
+	t := s.consolePage
+	if t == nil {
+		t = placeholderConsole
+	}
+	// The console is never embedded anywhere (clickjacking an agent is worth a lot), and its
+	// scripts, styles and sockets come from this origin only.
+	csp := "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; media-src 'self' data:; frame-ancestors 'none'"
+	c.Response().Header().Set("X-Frame-Options", "DENY")
+	return s.render(c, t, d, csp)
+}
+
+func (s *Server) handleMe(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "no-store")
+	sess, ok, err := s.consoleSession(c.Request())
+	if err != nil {
+		s.log.Error("console session", "error", err)
+		return jsonError(c, http.StatusServiceUnavailable, "the server cannot check your session right now; try again in a few seconds")
+	}
+	if !ok {
+		return jsonError(c, http.StatusUnauthorized, "not logged in")
+	}
+	return c.JSON(http.StatusOK, meResponse{Agent: agentOf(sess.agent), CSRF: sess.csrf})
+}
+
+// requireCSRF guards a state-changing console endpoint: a valid session (401 otherwise) and the
+// session's CSRF token in X-CSRF-Token (403 otherwise).
+func (s *Server) requireCSRF(next func(echo.Context, session) error) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set("Cache-Control", "no-store")
+		sess, ok, err := s.consoleSession(c.Request())
+		if err != nil {
+			s.log.Error("console session", "error", err)
+			return jsonError(c, http.StatusServiceUnavailable, "the server cannot check your session right now; try again in a few seconds")
+		}
+		if !ok {
+			return jsonError(c, http.StatusUnauthorized, "not logged in")
+		}
+		got := c.Request().Header.Get("X-CSRF-Token")
+		if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.csrf)) != 1 {
+			return jsonError(c, http.StatusForbidden, "missing or wrong X-CSRF-Token header; reload the console")
+		}
+		return next(c, sess)
+	}
+}
+
+type loginRequest struct {
+	Login    string `json:"login"`
+	Password string `json:"password"`
+}
+
+// clientAddr is the address login attempts are counted against: the peer's IP. Forwarding
+// headers are not trusted here, since anyone can send them to escape the limit.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (s *Server) handleLogin(c echo.Context) error {
+	r := c.Request()
+	c.Response().Header().Set("Cache-Control", "no-store")
+	// Login CSRF: a foreign page must not log a browser into the attacker's account.
+	if present, same := sameOrigin(r); present && !same {
+		return jsonError(c, http.StatusForbidden, "log in from this server's own console page")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxLoginBody+1))
+	if err != nil {
+		return jsonError(c, http.StatusBadRequest, "could not read the request")
+	}
+	var req loginRequest
+	if len(body) > maxLoginBody || json.Unmarshal(body, &req) != nil {
+		return jsonError(c, http.StatusBadRequest, `send a JSON object {"login":"...","password":"..."}`)
+	}
+	login := store.NormalizeLogin(req.Login)
+	addr := clientAddr(r)
+	now := s.now()
+	if wait := s.limiter.wait(now, "login:"+login, "ip:"+addr); wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		c.Response().Header().Set("Retry-After", fmt.Sprint(secs))
+		return jsonError(c, http.StatusTooManyRequests, fmt.Sprintf("too many attempts; wait %d seconds", secs))
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	a, hash, err := s.agents.AgentByLogin(ctx, login)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Error("console login: look up agent", "error", err)
+		return jsonError(c, http.StatusServiceUnavailable, "the server cannot check logins right now; try again in a few seconds")
+	}
+	if err != nil || login == "" || req.Password == "" {
+		// Unknown logins cost a bcrypt comparison too, so timing does not tell which logins exist.
+		hash = s.dummyHash()
+	}
+	if bcrypt.CompareHashAndPassword(hash, []byte(req.Password)) != nil || err != nil || login == "" {
+		s.limiter.fail(now, "login:"+login, "ip:"+addr)
+		s.log.Info("console login failed", "addr", addr)
+		return jsonError(c, http.StatusUnauthorized, "wrong login or password")
+	}
+	if a.Disabled {
+		return jsonError(c, http.StatusUnauthorized, "this account is disabled; ask an administrator")
+	}
+	s.limiter.reset("login:" + login)
+	token, err := newToken()
+	if err != nil {
+		return err
+	}
+	ttl := s.opt.SessionTTL
+	if err := s.agents.CreateSession(ctx, hashToken(token), a.ID, now.Add(ttl)); err != nil {
+		s.log.Error("console login: create session", "agent", a.ID, "error", err)
+		return jsonError(c, http.StatusServiceUnavailable, "the server cannot start a session right now; try again in a few seconds")
+	}
+	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: token, Path: "/", MaxAge: int(ttl / time.Second),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secureRequest(r)})
+	s.log.Info("console login", "agent", a.ID)
+	return c.JSON(http.StatusOK, meResponse{Agent: agentOf(a), CSRF: csrfOf(token)})
+}
+
+func (s *Server) handleLogout(c echo.Context, sess session) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 10*time.Second)
+	defer cancel()
+	if err := s.agents.DeleteSession(ctx, sess.hash); err != nil {
+		s.log.Error("console logout", "agent", sess.agent.ID, "error", err)
+		return jsonError(c, http.StatusServiceUnavailable, "the server cannot end the session right now; try again in a few seconds")
+	}
+	s.closeSessionSockets(sess.hash, "logged out")
+	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secureRequest(c.Request())})
+	s.log.Info("console logout", "agent", sess.agent.ID)
+	return c.NoContent(http.StatusNoContent)
+}
+
+// dummyHash is a bcrypt hash of a random password at the default cost, computed once.
+func (s *Server) dummyHash() []byte {
+	s.dummyOnce.Do(func() {
+		var pw [18]byte
+		_, _ = rand.Read(pw[:])
+		h, err := bcrypt.GenerateFromPassword(pw[:], bcrypt.DefaultCost)
+		if err != nil { // cannot happen for 18 bytes at the default cost
+			h = []byte("$2a$10$invalidinvalidinvalidinvalidinvalidinvalidinvalidinv")
+		}
+		s.dummy = h
+	})
+	return s.dummy
+}
+
+// loginLimiter counts failed logins per key (a login name, a client address) in a sliding
+// window. It keeps only failure times within the window, so its memory is bounded by the
+// attempts it refuses to let through.
+type loginLimiter struct {
+	mu       sync.Mutex
+	failures map[string][]time.Time
+	max      int
+	window   time.Duration
+}
+
+func newLoginLimiter() *loginLimiter {
+	return &loginLimiter{failures: map[string][]time.Time{}, max: loginFailures, window: loginWindow}
+}
+
+// recent drops failures older than the window and returns those left; the caller holds mu.
+func (l *loginLimiter) recent(now time.Time, key string) []time.Time {
+	fs := l.failures[key]
+	i := 0
+	for i < len(fs) && !fs[i].After(now.Add(-l.window)) {
+		i++
+	}
+	fs = fs[i:]
+	if len(fs) == 0 {
+		delete(l.failures, key)
+		return nil
+	}
+	l.failures[key] = fs
+	return fs
+}
+
+// wait returns how long until any of keys may try again, 0 when all may now.
+func (l *loginLimiter) wait(now time.Time, keys ...string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var longest time.Duration
+	for _, k := range keys {
+		fs := l.recent(now, k)
+		if len(fs) >= l.max {
+			// The oldest failure that still counts must leave the window.
+			longest = max(longest, fs[len(fs)-l.max].Add(l.window).Sub(now))
+		}
+	}
+	return longest
+}
+
+func (l *loginLimiter) fail(now time.Time, keys ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range keys {
+		l.failures[k] = append(l.recent(now, k), now)
+	}
+	// A flood of distinct logins must not grow the map without bound: sweep when it is large.
+	if len(l.failures) > 10000 {
+		for k := range l.failures {
+			l.recent(now, k)
+		}
+	}
+}
+
+func (l *loginLimiter) reset(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.failures, key)
+}

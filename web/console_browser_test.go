@@ -1,0 +1,286 @@
+package web_test
+
+// Browser test of the agent console (issue 5): real headless Chromium for the agent and a second
+// one for the visitor's widget, against the whole stack with the hand-off queue wired in as
+// `attune serve` wires it. Run with `go test -race -run BrowserConsole ./web/`; it skips without
+// Chromium except under CI=true. ATTUNE_SCREENSHOTS=DIR keeps the console's screenshots.
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/attune-chat/attune/bot"
+	"github.com/attune-chat/attune/configs"
+	"github.com/attune-chat/attune/handoff"
+	"github.com/attune-chat/attune/intents"
+	"github.com/attune-chat/attune/store"
+	"github.com/attune-chat/attune/store/handoffstore"
+	"github.com/attune-chat/attune/web"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// consoleServer is the stack with a hand-off queue and one agent account.
+type consoleServer struct {
+	URL             string
+	login, password string
+	name            string
+}
+
+func newConsoleServer(t *testing.T) *consoleServer {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := intents.Parse(configs.DemoName, configs.Demo)
+	if err != nil {
+		t.Fatalf("parse the demo configuration: %v", err)
+	}
+	und, err := intents.Train(cfg)
+	if err != nil {
+		t.Fatalf("train the demo configuration: %v", err)
+	}
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "attune.db"), store.Options{Logger: logger})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	hub := web.NewHub()
+	relay := web.NewRelay(logger)
+	// Always open: the test must not depend on the demo's business hours and the clock.
+	q, err := handoff.New(handoff.Options{Config: cfg.Handoff, Store: handoffstore.New(db), Notifier: relay, Logger: logger})
+	if err != nil {
+		db.Close()
+		t.Fatalf("handoff.New: %v", err)
+	}
+	engine, err := bot.New(bot.Options{Store: db, Publisher: hub, Understanding: und, Logger: logger, Handoff: q})
+	if err != nil {
+		db.Close()
+		t.Fatalf("bot.New: %v", err)
+	}
+	srv, err := web.New(web.Options{Engine: engine, Store: db, Hub: hub, Logger: logger, Handoff: q, Agents: db, Relay: relay})
+	if err != nil {
+		db.Close()
+		t.Fatalf("web.New: %v", err)
+	}
+	cs := &consoleServer{login: "ana", password: "correct horse battery", name: "Ana Lima"}
+	hash, err := bcrypt.GenerateFromPassword([]byte(cs.password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatalf("hash the password: %v", err)
+	}
+	if _, err := db.CreateAgent(ctx, store.Agent{Login: cs.login, Name: cs.name, Role: "agent", Capacity: 3}, hash); err != nil {
+		t.Fatalf("create the agent: %v", err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	cs.URL = hs.URL
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shut the web server down: %v", err)
+		}
+		hs.Close()
+		if err := engine.Close(ctx); err != nil {
+			t.Errorf("close the bot engine: %v", err)
+		}
+		if err := db.Close(); err != nil {
+			t.Errorf("close the store: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	return cs
+}
+
+// consoleState is what console.js reports through window.__console.state().
+type consoleState struct {
+	Connected bool `json:"connected"`
+	Agent     *struct {
+		ID    string `json:"id"`
+		Login string `json:"login"`
+		Name  string `json:"name"`
+	} `json:"agent"`
+	Waiting  []string `json:"waiting"`
+	Open     *string  `json:"open"`
+	Messages int      `json:"messages"`
+}
+
+// consoleExplain describes the console for failure messages; it never fails itself.
+func consoleExplain(b *browser) func() string {
+	return func() string {
+		ctx, cancel := context.WithTimeout(b.tab, 5*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({
+	state: window.__console && window.__console.state(),
+	login: !document.getElementById('login-view').hidden, loginError: document.getElementById('login-error').textContent,
+	conn: document.getElementById('conn').textContent, announce: document.getElementById('announce').textContent,
+	error: document.getElementById('conv-error').hidden ? '' : document.getElementById('conv-error').textContent,
+	queue: document.getElementById('waiting-list').innerText.slice(0, 400),
+	log: document.getElementById('log').innerText.slice(-600), focus: document.activeElement && document.activeElement.id}, null, 2)`))
+		if err != nil {
+			return "the console could not be inspected: " + err.Error()
+		}
+		return "the console showed:\n" + v
+	}
+}
+
+// TestBrowserConsoleHandoff is the agent's side of a hand-off end to end: log in, see a visitor's
+// request for a person arrive (announced), accept it with the keyboard, read the visitor's
+// words with their tone, reply, and see the reply in the visitor's widget; the visitor's answer
+// comes back to the console.
+func TestBrowserConsoleHandoff(t *testing.T) {
+	ts := newConsoleServer(t)
+	agent := newBrowser(t)
+	visitor := newBrowser(t)
+	explain := consoleExplain(agent)
+	dir := os.Getenv("ATTUNE_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("screenshot directory: %v", err)
+	}
+
+	// Log in with the keyboard: the login field has the focus, Enter submits.
+	agent.navigate(ts.URL + "/console")
+	agent.waitFor("the login form with the focus in it", `document.activeElement && document.activeElement.id === 'login-name'`, explain)
+	agent.keys(ts.login)
+	agent.do("focus the password", chromedp.Focus(chromedp.JSPath(`document.getElementById('login-password')`)))
+	agent.keys("wrong password")
+	agent.pressEnter()
+	agent.waitFor("the wrong-password message", `!document.getElementById('login-error').hidden && document.getElementById('login-error').textContent.includes('wrong')`, explain)
+	agent.do("clear the password", chromedp.Evaluate[chromedp.Void](`document.getElementById('login-password').value = ''`))
+	agent.keys(ts.password)
+	agent.pressEnter()
+	agent.waitFor("the console to connect", `window.__console.state().connected && document.getElementById('login-view').hidden`, explain)
+	st := eval[consoleState](agent, `window.__console.state()`)
+	if st.Agent == nil || st.Agent.Login != ts.login || st.Agent.Name != ts.name {
+		t.Fatalf("signed-in agent %+v; want %s (%s)", st.Agent, ts.login, ts.name)
+	}
+	if len(st.Waiting) != 0 || st.Open != nil {
+		t.Fatalf("a fresh console shows waiting %v, open %v; want an empty queue and nothing open", st.Waiting, st.Open)
+	}
+
+	// The visitor asks for a person in the widget.
+	w := chat{b: visitor, win: "window"}
+	visitor.navigate(ts.URL + "/widget/frame")
+	w.waitConnected()
+	w.waitMessages("the greeting", 1)
+	const ask = "Can I talk to a real person please? My order still has not arrived."
+	visitor.do("focus the message box", chromedp.Focus(chromedp.JSPath(`document.getElementById('input')`)))
+	w.send(ask)
+	w.waitFor("the widget to say the visitor is queued", `!document.getElementById('status').hidden && /line|team|person/i.test(document.getElementById('status-main').textContent)`)
+	cid := w.state().ConversationID
+	if cid == "" {
+		t.Fatal("the widget has no conversation id")
+	}
+
+	// The hand-off appears in the console, announced in words (not only by sound or colour).
+	agent.waitFor("the hand-off in the queue", fmt.Sprintf(`window.__console.state().waiting.includes(%s)`, jsString(cid)), explain)
+	agent.waitFor("the new hand-off announcement", `!document.getElementById('announce').hidden && /hand-off|offered/i.test(document.getElementById('announce').textContent)`, explain)
+	row := eval[string](agent, fmt.Sprintf(`document.querySelector('#waiting-list [data-cid="%s"]').innerText`, cid))
+	if !strings.Contains(row, "Asked for a person") || !strings.Contains(row, "waiting") {
+		t.Errorf("the queue row reads %q; want the reason (asked for a person) and the waiting time", row)
+	}
+	agent.screenshot(filepath.Join(dir, "console-queue.png"))
+
+	// "a" accepts the top offer; the conversation opens with the whole transcript.
+	agent.do("focus the page", chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`))
+	agent.keys("a")
+	agent.waitFor("the accepted conversation to open", fmt.Sprintf(`window.__console.state().open === %s && !window.__console.state().waiting.includes(%s)`, jsString(cid), jsString(cid)), explain)
+	agent.waitFor("the reply box for the owner", `!document.getElementById('reply').hidden && !document.getElementById('note-mode').checked && !document.getElementById('note-mode').disabled`, explain)
+	log := eval[[]struct {
+		Cls  string `json:"cls"`
+		Text string `json:"text"`
+	}](agent, `Array.from(document.querySelectorAll('#log .msg')).map(e => ({cls: e.className, text: e.querySelector('.bubble').textContent}))`)
+	sawAsk, sawBot := false, false
+	for _, m := range log {
+		sawAsk = sawAsk || (strings.Contains(m.Cls, "msg--visitor") && m.Text == ask)
+		sawBot = sawBot || strings.Contains(m.Cls, "msg--bot")
+	}
+	if !sawAsk || !sawBot {
+		t.Errorf("the console's transcript %+v lacks the visitor's request (%v) or the bot's turns (%v)", log, sawAsk, sawBot)
+	}
+	if got := eval[string](agent, `document.getElementById('handoff-facts').innerText`); !strings.Contains(got, "Asked for a person") {
+		t.Errorf("the hand-off card reads %q; want the reason", got)
+	}
+	w.waitFor("the widget to name the agent", fmt.Sprintf(`document.getElementById('who-name').textContent === %s`, jsString(ts.name)))
+
+	// The agent replies with Enter; the reply reaches the visitor's widget as the agent's.
+	const reply = "Hi, I'm Ana. I'm sorry it hasn't arrived — let me check your order now."
+	agent.do("focus the reply box", chromedp.Focus(chromedp.JSPath(`document.getElementById('reply-input')`)))
+	agent.insertText(reply)
+	agent.pressEnter()
+	w.until("the agent's reply in the widget", func(m []shown) bool {
+		for _, x := range m {
+			if x.From == "agent:"+ts.name && x.Text == reply {
+				return true
+			}
+		}
+		return false
+	})
+	agent.waitFor("the reply confirmed in the console", `document.querySelectorAll('#log .msg--agent:not(.msg--pending)').length === 1 && document.querySelectorAll('#log .msg--pending, #log .msg--failed').length === 0`, explain)
+	if v := eval[string](agent, `document.getElementById('reply-input').value`); v != "" {
+		t.Errorf("the reply box still holds %q after sending", v)
+	}
+
+	// The visitor answers; the console shows it live, and the bot stays silent.
+	before := eval[consoleState](agent, `window.__console.state()`).Messages
+	const thanks = "Thank you, it's order 10452."
+	visitor.do("focus the message box", chromedp.Focus(chromedp.JSPath(`document.getElementById('input')`)))
+	w.send(thanks)
+	agent.waitFor("the visitor's answer in the console", fmt.Sprintf(`Array.from(document.querySelectorAll('#log .msg--visitor .bubble')).some(b => b.textContent === %s)`, jsString(thanks)), explain)
+	time.Sleep(500 * time.Millisecond) // give a wrongly answering bot the time to show itself
+	after := eval[consoleState](agent, `window.__console.state()`)
+	if after.Messages != before+1 {
+		t.Errorf("the console has %d messages after the visitor's answer, %d before; want exactly one more (no bot reply while an agent owns the chat)", after.Messages, before)
+	}
+	agent.screenshot(filepath.Join(dir, "console-conversation.png"))
+
+	// An internal note stays among agents: it is listed in the console, never shown to the visitor.
+	const note = "Customer says order 10452; check with the courier."
+	agent.do("switch to note mode", chromedp.Click(chromedp.JSPath(`document.getElementById('note-mode')`)))
+	agent.do("focus the reply box", chromedp.Focus(chromedp.JSPath(`document.getElementById('reply-input')`)))
+	agent.insertText(note)
+	agent.pressEnter()
+	agent.waitFor("the note in the notes list", fmt.Sprintf(`Array.from(document.querySelectorAll('#notes-list .note:not(.note--pending) .note-text')).some(n => n.textContent === %s)`, jsString(note)), explain)
+	time.Sleep(300 * time.Millisecond)
+	for _, m := range w.transcript() {
+		if strings.Contains(m.Text, "courier") {
+			t.Fatalf("the internal note reached the visitor's widget: %+v", m)
+		}
+	}
+	agent.do("back to replies", chromedp.Click(chromedp.JSPath(`document.getElementById('note-mode')`)))
+
+	// Alt+C asks for a resolution; Enter confirms it; the visitor is told the chat ended.
+	agent.do("focus the page", chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`))
+	agent.do("press Alt+C", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp} {
+			ev := input.DispatchKeyEventParams{Type: typ, Key: "c", Code: "KeyC", Modifiers: 1 /* Alt */, WindowsVirtualKeyCode: 67, NativeVirtualKeyCode: 67}
+			if _, err := cdp.Call(ctx, tg, input.DispatchKeyEvent, ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	agent.waitFor("the close dialog", `document.getElementById('close-dialog').open`, explain)
+	agent.pressEnter()
+	agent.waitFor("the conversation closed in the console", `!document.getElementById('close-dialog').open && /closed/i.test(document.getElementById('conv-state').textContent)`, explain)
+	w.waitFor("the widget to say the chat ended", `!document.getElementById('status').hidden && /ended/i.test(document.getElementById('status-main').textContent)`)
+
+	// The help dialog lists the shortcuts and opens with "?".
+	agent.do("focus the page", chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`))
+	agent.keys("?")
+	agent.waitFor("the shortcuts dialog", `document.getElementById('help-dialog').open`, explain)
+	if got := eval[string](agent, `document.getElementById('help-dialog').innerText`); !strings.Contains(got, "Alt") || !strings.Contains(got, "Accept") {
+		t.Errorf("the shortcuts dialog reads %q; want accept, send and close documented", got)
+	}
+}
