@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,9 +12,12 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,10 +46,15 @@ type benchReport struct {
 	ReplyP99Millis    float64 `json:"reply_p99_ms"`
 	ReplyMaxMillis    float64 `json:"reply_max_ms"`
 	ChatPeakRSSMB     float64 `json:"chat_peak_rss_mb"`
+	FirstError        string  `json:"first_error,omitempty"`
 	IdleSockets       int     `json:"idle_sockets"`
 	IdleConnected     int     `json:"idle_connected"`
 	IdleRSSMB         float64 `json:"idle_rss_mb"`
 	IdleKBPerSocket   float64 `json:"idle_kb_per_socket"`
+	Agents            int     `json:"agents,omitempty"`
+	AgentMessages     int64   `json:"agent_messages,omitempty"`
+	AgentP50Millis    float64 `json:"agent_p50_ms,omitempty"`
+	AgentP99Millis    float64 `json:"agent_p99_ms,omitempty"`
 	ServerStartedHere bool    `json:"server_started_here"`
 }
 
@@ -70,6 +79,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	serverPID := fs.Int("pid", 0, "with --url: the server's process id, to measure its memory")
 	hold := fs.Duration("hold", 0, "keep the idle sockets open this long after measuring (to inspect the server)")
+	agents := fs.Int("agents", 0, "agent consoles connected during the chat phase, each chatting with one handed-off visitor (server started here only)")
 	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -81,7 +91,10 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	base, pid := *target, *serverPID
 	if base == "" {
-		srv, err := startBenchServer(ctx, stderr)
+		if *agents > 0 {
+			rep.Agents = *agents
+		}
+		srv, err := startBenchServer(ctx, stderr, *agents)
 		if err != nil {
 			return err
 		}
@@ -97,9 +110,19 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var peak atomic.Int64
 	stopSampling := sampleRSS(pid, &peak)
+	agentDone := make(chan error, 1)
+	if rep.Agents > 0 && rep.ServerStartedHere {
+		go func() { agentDone <- agentPhase(ctx, base, wsURL, rep.Agents, rep.MessagesEach, *think, &rep) }()
+	} else {
+		agentDone <- nil
+	}
 	if err := chatPhase(ctx, wsURL, questions, *think, &rep); err != nil {
 		stopSampling()
 		return err
+	}
+	if err := <-agentDone; err != nil {
+		stopSampling()
+		return fmt.Errorf("agent phase: %w", err)
 	}
 	stopSampling()
 	rep.ChatPeakRSSMB = float64(peak.Load()) / 1024
@@ -132,10 +155,17 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "chat:  %d visitors x %d messages, think %v: %d messages in %.1f s = %.0f msg/s, %d errors\n",
 		rep.Visitors, rep.MessagesEach, *think, rep.Messages, rep.Seconds, rep.MessagesPerSec, rep.Errors)
+	if rep.FirstError != "" {
+		fmt.Fprintf(stdout, "       first error: %s\n", rep.FirstError)
+	}
 	fmt.Fprintf(stdout, "       ack p50 %.2f ms, p99 %.2f ms; bot reply p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
 		rep.AckP50Millis, rep.AckP99Millis, rep.ReplyP50Millis, rep.ReplyP90Millis, rep.ReplyP99Millis, rep.ReplyMaxMillis)
 	if pid != 0 {
 		fmt.Fprintf(stdout, "       server peak RSS %.1f MB\n", rep.ChatPeakRSSMB)
+	}
+	if rep.Agents > 0 {
+		fmt.Fprintf(stdout, "agents: %d consoles; %d visitor messages reached the assigned agent: p50 %.2f ms, p99 %.2f ms\n",
+			rep.Agents, rep.AgentMessages, rep.AgentP50Millis, rep.AgentP99Millis)
 	}
 	if *idle > 0 {
 		fmt.Fprintf(stdout, "idle:  %d of %d idle sockets connected; server RSS %.1f MB with them open (%.1f KB per socket, all included)\n",
@@ -156,7 +186,8 @@ func benchQuestions() ([]string, error) {
 		qs = append(qs, f.Question)
 	}
 	for _, in := range cfg.Intents {
-		if !in.Builtin && len(in.Examples) > 0 {
+		// Topics that always need a person would hand the visitor over and end the bot's part.
+		if !in.Builtin && !in.Handoff && len(in.Examples) > 0 {
 			qs = append(qs, in.Examples[0].Text)
 		}
 	}
@@ -171,7 +202,7 @@ type benchServer struct {
 
 // startBenchServer runs `attune serve` in a child process, so that its memory is measured alone
 // and each side has its own file-descriptor limit.
-func startBenchServer(ctx context.Context, stderr io.Writer) (*benchServer, error) {
+func startBenchServer(ctx context.Context, stderr io.Writer, agents int) (*benchServer, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find own executable: %w", err)
@@ -186,7 +217,17 @@ func startBenchServer(ctx context.Context, stderr io.Writer) (*benchServer, erro
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cmd := exec.CommandContext(ctx, exe, "serve", "--addr", addr, "--db", filepath.Join(dir, "bench.db"), "--log-level", "warn")
+	db := filepath.Join(dir, "bench.db")
+	args := []string{"serve", "--addr", addr, "--db", db, "--log-level", "warn"}
+	if agents > 0 {
+		cfg, err := benchAgentsSetup(ctx, exe, dir, db, agents)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "--config", cfg)
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
+	cmd.Env = append(os.Environ(), "ATTUNE_ADMIN_PASSWORD="+benchPassword)
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start server: %w", err)
@@ -219,11 +260,12 @@ type benchVisitor struct {
 }
 
 type benchFrame struct {
-	Type string `json:"type"`
-	Seq  int64  `json:"seq"`
-	From string `json:"from"`
-	ID   string `json:"id"`
-	Code string `json:"code"`
+	Type  string `json:"type"`
+	State string `json:"state"`
+	Seq   int64  `json:"seq"`
+	From  string `json:"from"`
+	ID    string `json:"id"`
+	Code  string `json:"code"`
 }
 
 // connect opens a socket, says hello and waits for the greeting.
@@ -268,7 +310,12 @@ func chatPhase(ctx context.Context, wsURL string, questions []string, think time
 		wg            sync.WaitGroup
 		errs, sent    atomic.Int64
 		dialSlots     = make(chan struct{}, 64)
+		firstErr      sync.Once
 	)
+	noteErr := func(err error) {
+		errs.Add(1)
+		firstErr.Do(func() { rep.FirstError = err.Error() })
+	}
 	visitors := make([]*benchVisitor, rep.Visitors)
 	for i := range visitors {
 		dialSlots <- struct{}{}
@@ -304,17 +351,17 @@ func chatPhase(ctx context.Context, wsURL string, questions []string, think time
 				id := fmt.Sprintf("b%d-%d", i, m)
 				t0 := time.Now()
 				if err := v.conn.WriteJSON(map[string]any{"type": "message", "id": id, "text": questions[(i+m)%len(questions)]}); err != nil {
-					errs.Add(1)
+					noteErr(err)
 					return
 				}
 				ack, err := v.until(func(f benchFrame) bool { return f.Type == "ack" && f.ID == id })
 				if err != nil {
-					errs.Add(1)
+					noteErr(err)
 					return
 				}
 				tAck := time.Since(t0)
 				if _, err := v.until(func(f benchFrame) bool { return f.Type == "message" && f.From == "bot" && f.Seq > ack.Seq }); err != nil {
-					errs.Add(1)
+					noteErr(fmt.Errorf("wait for the bot's reply to %q: %w", questions[(i+m)%len(questions)], err))
 					return
 				}
 				tReply := time.Since(t0)
@@ -433,4 +480,159 @@ func rssKB(pid int) (int64, error) {
 		}
 	}
 	return 0, errors.New("no VmRSS in /proc status")
+}
+
+// benchPassword is the password of the benchmark's throw-away agents.
+const benchPassword = "bench-password-1234"
+
+// benchAgentsSetup creates the agents in the benchmark's database and a copy of the demo
+// configuration that is open around the clock (offers are only made during opening hours).
+func benchAgentsSetup(ctx context.Context, exe, dir, db string, n int) (string, error) {
+	for i := 0; i < n; i++ {
+		cmd := exec.CommandContext(ctx, exe, "agent", "add", fmt.Sprintf("agent%d", i), "--db", db,
+			"--name", fmt.Sprintf("Agent %d", i), "--capacity", "5")
+		cmd.Stdin = strings.NewReader(benchPassword + "\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("create agent %d: %v: %s", i, err, out)
+		}
+	}
+	hours := regexp.MustCompile(`(?m)^  hours:\n(?:    .*\n)+`)
+	cfg := hours.ReplaceAll(configs.Demo, []byte("  hours:\n    mon-sun: \"00:00-24:00\"\n"))
+	path := filepath.Join(dir, "bench.yaml")
+	if err := os.WriteFile(path, cfg, 0o644); err != nil {
+		return "", fmt.Errorf("write benchmark configuration: %w", err)
+	}
+	return path, nil
+}
+
+// agentPhase connects n agent consoles, hands one visitor to each, and measures how long the
+// visitor's messages take to reach the assigned agent's console while the chat phase runs.
+func agentPhase(ctx context.Context, base, wsURL string, n, messages int, think time.Duration, rep *benchReport) error {
+	var (
+		mu    sync.Mutex
+		sent  = map[string]time.Time{} // message text -> when the visitor sent it
+		lat   []time.Duration
+		wg    sync.WaitGroup
+		first error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if first == nil {
+			first = err
+		}
+		mu.Unlock()
+	}
+	agentsReady := make(chan struct{}, n)
+	stop := make(chan struct{})
+	for i := 0; i < n; i++ {
+		conn, err := agentConnect(ctx, base, fmt.Sprintf("agent%d", i))
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		agentsReady <- struct{}{}
+		go func() {
+			for {
+				var f struct {
+					Type           string `json:"type"`
+					ConversationID string `json:"conversation_id"`
+					From           string `json:"from"`
+					Text           string `json:"text"`
+				}
+				if err := conn.ReadJSON(&f); err != nil {
+					return
+				}
+				switch {
+				case f.Type == "offer":
+					_ = conn.WriteJSON(map[string]any{"type": "accept", "id": "a-" + f.ConversationID, "conversation_id": f.ConversationID})
+				case f.Type == "message" && f.From == "visitor":
+					now := time.Now()
+					mu.Lock()
+					if t0, ok := sent[f.Text]; ok {
+						lat = append(lat, now.Sub(t0))
+						delete(sent, f.Text)
+					}
+					mu.Unlock()
+				}
+				select {
+				case <-stop:
+					return
+				default:
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			v, err := connect(ctx, wsURL)
+			if err != nil {
+				fail(err)
+				return
+			}
+			defer v.conn.Close()
+			if err := v.conn.WriteJSON(map[string]any{"type": "message", "id": "h", "text": "I want to talk to a human"}); err != nil {
+				fail(err)
+				return
+			}
+			if _, err := v.until(func(f benchFrame) bool { return f.Type == "state" && f.State == "agent" }); err != nil {
+				fail(fmt.Errorf("visitor %d was not taken by an agent: %w", i, err))
+				return
+			}
+			rng := rand.New(rand.NewPCG(uint64(i), 11))
+			for m := 0; m < messages; m++ {
+				time.Sleep(time.Duration(rng.Int64N(2*int64(think) + 1)))
+				text := fmt.Sprintf("bench %d/%d: is my order on its way?", i, m)
+				mu.Lock()
+				sent[text] = time.Now()
+				mu.Unlock()
+				if err := v.conn.WriteJSON(map[string]any{"type": "message", "id": fmt.Sprintf("m%d", m), "text": text}); err != nil {
+					fail(err)
+					return
+				}
+				if _, err := v.until(func(f benchFrame) bool { return f.Type == "ack" }); err != nil {
+					fail(err)
+					return
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	time.Sleep(500 * time.Millisecond) // the last deliveries
+	close(stop)
+	mu.Lock()
+	defer mu.Unlock()
+	rep.AgentMessages = int64(len(lat))
+	rep.AgentP50Millis, rep.AgentP99Millis = pct(lat, 0.50), pct(lat, 0.99)
+	return first
+}
+
+// agentConnect logs an agent in and opens its console socket.
+func agentConnect(ctx context.Context, base, login string) (*websocket.Conn, error) {
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	body, _ := json.Marshal(map[string]string{"login": login, "password": benchPassword})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/console/api/login", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", base)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("log in %s: %w", login, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("log in %s: status %d", login, resp.StatusCode)
+	}
+	u, _ := url.Parse(base)
+	h := http.Header{"Origin": {base}}
+	for _, c := range jar.Cookies(u) {
+		h.Add("Cookie", c.Name+"="+c.Value)
+	}
+	d := websocket.Dialer{HandshakeTimeout: 30 * time.Second}
+	conn, _, err := d.DialContext(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws/agent", h)
+	if err != nil {
+		return nil, fmt.Errorf("agent socket for %s: %w", login, err)
+	}
+	return conn, nil
 }

@@ -114,9 +114,12 @@ func (t *Trajectory) Observe(turn Turn) Signals {
 	s.AskedForPerson = askedForPerson(toks, lower)
 
 	// Repetition: same intent as the turn just answered, or mostly the same words as a recent turn.
+	// Shared words do not make a repeat when the two turns were understood as different topics:
+	// "where is my order" then "cancel my order" is a visitor moving on, not going round in circles.
 	sameIntent := turn.Intent != "" && turn.Intent == t.LastIntent
+	otherTopic := turn.Intent != "" && t.LastIntent != "" && turn.Intent != t.LastIntent
 	for _, prev := range t.Recent {
-		if overlap(words, prev) >= 0.5 {
+		if !otherTopic && overlap(words, prev) >= 0.5 {
 			s.Repeated = true
 		}
 	}
