@@ -870,6 +870,13 @@ func (ac *agentConn) suggest(f agentInFrame) {
 		}
 		in := s.assistInput(cms, card, ac.agent)
 		out := suggestionsOf(handoff.Suggest(in, 3))
+		mood := llm.Tone{Dominant: in.Tone.Dominant, Intensity: in.Tone.Intensity}
+		// Summarize returns the template summary beside its error, so there is always one to show.
+		sum, err := s.engine.Assistant().Summarize(ctx, turns, mood)
+		if err != nil {
+			s.log.Warn("llm hand-off summary unavailable; template used", "conversation", conv.ID, "reason", llm.Reason(err))
+		}
+		summary := &summaryJSON{Wants: sum.Wants, Tried: sum.Tried, Feels: sum.Feels, Source: sum.Source, Label: sum.Label}
 		if a := s.engine.Assistant(); a != nil {
 			ls, err := a.SuggestReplies(ctx, turns, llm.Tone{Dominant: in.Tone.Dominant, Intensity: in.Tone.Intensity}, 3)
 			if err != nil {
@@ -883,7 +890,7 @@ func (ac *agentConn) suggest(f agentInFrame) {
 			}
 			out = append(fromLLM, out...)
 		}
-		ac.sendFrame(suggestionsFrame{Type: "suggestions", ConversationID: conv.ID, Suggestions: out})
+		ac.sendFrame(suggestionsFrame{Type: "suggestions", ConversationID: conv.ID, Suggestions: out, Summary: summary})
 		ac.ack(f.ID, 0)
 	}()
 }
@@ -1118,6 +1125,17 @@ type suggestionsFrame struct {
 	Type           string           `json:"type"`
 	ConversationID string           `json:"conversation_id"`
 	Suggestions    []suggestionJSON `json:"suggestions"`
+	// Summary is the hand-off summary (what the visitor wants, what was tried, how they feel),
+	// generated on the same request; Source says whether an LLM or the templates wrote it.
+	Summary *summaryJSON `json:"summary,omitempty"`
+}
+
+type summaryJSON struct {
+	Wants  string `json:"wants"`
+	Tried  string `json:"tried"`
+	Feels  string `json:"feels"`
+	Source string `json:"source"`
+	Label  string `json:"label"`
 }
 
 type agentAckFrame struct {

@@ -557,6 +557,14 @@ func TestAgentChatNotYoursAndClosed(t *testing.T) {
 		t.Fatalf("conversation frame lacks tone or reason: %v", cf)
 	}
 
+	// The owner asks for help: suggested replies and a hand-off summary, marked as generated.
+	a.send(map[string]any{"type": "suggest", "id": "s1", "conversation_id": conv})
+	sf := a.next(typed("suggestions"))
+	sum, _ := sf["summary"].(map[string]any)
+	if sugg, _ := sf["suggestions"].([]any); len(sugg) == 0 || sum == nil || sum["wants"] == "" || sum["source"] != "template" || sum["label"] == "" {
+		t.Fatalf("suggestions frame without suggestions or a template summary: %v", sf)
+	}
+
 	// Not yours: another agent may not reply, type, return or close.
 	for _, fr := range []map[string]any{
 		{"type": "message", "id": "x1", "conversation_id": conv, "text": "hijack"},

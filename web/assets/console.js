@@ -254,7 +254,9 @@
         break;
       }
       case 'closed': onEnded(m, 'closed', 'Closed' + (RESOLUTIONS[m.resolution] ? ': ' + RESOLUTIONS[m.resolution] : '')); break;
-      case 'suggestions': if (open && m.conversation_id === open.id) renderSuggestions(m.suggestions); break;
+      case 'suggestions':
+        if (open && m.conversation_id === open.id) { renderSuggestions(m.suggestions); renderSummary(m.summary); }
+        break;
       case 'ack': onAck(m); break;
       case 'error': onError(m); break;
       // Unknown types are ignored so that a newer server does not break an open console.
@@ -869,6 +871,31 @@
       return (s.source === 'llm' ? 'AI draft · ' : '') + (str(s.title, 60) || str(s.label, 60));
     }, 'suggest');
     if (!items.length) $('suggest-list').appendChild(el('li', 'empty', 'No suggestions yet: press Suggest.'));
+  }
+  // The hand-off summary arrives with the suggestions: a generated aid, marked as such, never sent.
+  function renderSummary(sum) {
+    var box = $('summary-box');
+    if (!box) {
+      box = document.createElement('section');
+      box.id = 'summary-box';
+      box.className = 'summary';
+      box.setAttribute('aria-label', 'Hand-off summary');
+      $('suggest-box').insertBefore(box, $('suggest-list'));
+    }
+    box.textContent = '';
+    if (!sum || typeof sum !== 'object') { box.hidden = true; return; }
+    box.hidden = false;
+    box.appendChild(el('p', 'muted', (sum.source === 'llm' ? 'AI summary' : 'Summary') + ' (generated, check the transcript)'));
+    [['Wants', sum.wants], ['Tried', sum.tried], ['Feels', sum.feels]].forEach(function (row) {
+      var text = str(row[1], 600);
+      if (!text) return;
+      var p = document.createElement('p');
+      var b = document.createElement('strong');
+      b.textContent = row[0] + ': ';
+      p.appendChild(b);
+      p.appendChild(document.createTextNode(text));
+      box.appendChild(p);
+    });
   }
   function renderCanned(list) {
     var items = Array.isArray(list) ? list.filter(function (s) { return s && typeof s.text === 'string' && s.text; }) : [];
