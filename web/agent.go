@@ -381,20 +381,7 @@ func (ac *agentConn) writePump() {
 		case <-check.C:
 			ac.checkSession()
 		case <-ac.done:
-			for {
-				select {
-				case frame := <-ac.send:
-					if write(websocket.TextMessage, frame) {
-						continue
-					}
-					return
-				default:
-				}
-				break
-			}
-			if ac.closeCode != websocket.CloseAbnormalClosure {
-				_ = ac.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(ac.closeCode, ac.closeReason), s.now().Add(s.opt.WriteWait))
-			}
+			s.flushAndClose(ac.conn, ac.send, ac.closeCode, ac.closeReason)
 			return
 		}
 	}

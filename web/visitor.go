@@ -395,24 +395,29 @@ func (c *client) writePump() {
 				return
 			}
 		case <-c.done:
-			// Flush what is already queued (acks, replies) before saying goodbye.
-			for {
-				select {
-				case frame := <-c.send:
-					_ = c.conn.SetWriteDeadline(s.now().Add(s.opt.WriteWait))
-					if c.conn.WriteMessage(websocket.TextMessage, frame) != nil {
-						return
-					}
-					continue
-				default:
-				}
-				break
-			}
-			if c.closeCode != websocket.CloseAbnormalClosure {
-				_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(c.closeCode, c.closeReason), s.now().Add(s.opt.WriteWait))
-			}
+			s.flushAndClose(c.conn, c.send, c.closeCode, c.closeReason)
 			return
 		}
+	}
+}
+
+// flushAndClose writes what is already queued on a socket (acks, replies), then the close frame;
+// visitor and agent sockets end the same way.
+func (s *Server) flushAndClose(conn *websocket.Conn, send <-chan []byte, code int, reason string) {
+	for {
+		select {
+		case frame := <-send:
+			_ = conn.SetWriteDeadline(s.now().Add(s.opt.WriteWait))
+			if conn.WriteMessage(websocket.TextMessage, frame) != nil {
+				return
+			}
+			continue
+		default:
+		}
+		break
+	}
+	if code != websocket.CloseAbnormalClosure {
+		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), s.now().Add(s.opt.WriteWait))
 	}
 }
 
