@@ -66,13 +66,8 @@ func (s *Server) consoleEnabled() bool { return s.handoff != nil && s.agents != 
 // agentConn is one console's websocket: one reader goroutine, one writer goroutine, and the
 // buffered send channel between everything else and the writer (gorilla's chat pattern).
 type agentConn struct {
-	s           *Server
-	conn        *websocket.Conn
-	send        chan []byte
-	done        chan struct{}
-	once        sync.Once
-	closeCode   int
-	closeReason string
+	socket
+	s *Server
 
 	agent       store.Agent
 	sessionHash []byte
@@ -107,7 +102,7 @@ func (s *Server) handleAgentSocket(c echo.Context) error {
 	if err != nil {
 		return nil // the upgrader has answered
 	}
-	ac := &agentConn{s: s, conn: conn, send: make(chan []byte, agentSendQueue), done: make(chan struct{}),
+	ac := &agentConn{s: s, socket: newSocket(conn, agentSendQueue, "too slow to receive; reconnect"),
 		agent: sess.agent, sessionHash: sess.hash, convs: map[string]struct{}{},
 		bucket: tokenBucket{capacity: 20, perSecond: 5, tokens: 20, last: s.now()}}
 	s.consoles.ended.Add(1)
@@ -298,18 +293,6 @@ func (s *Server) watchForConsoles(conversationID string, ev bot.Event) {
 	}
 }
 
-// enqueue never blocks: a console too slow to take its frames is disconnected and reconnects.
-func (ac *agentConn) enqueue(frame []byte) {
-	select {
-	case ac.send <- frame:
-	case <-ac.done:
-	default:
-		ac.close(websocket.CloseTryAgainLater, "too slow to receive; reconnect")
-	}
-}
-
-func (ac *agentConn) sendFrame(v any) { ac.enqueue(mustJSON(v)) }
-
 func (ac *agentConn) sendError(code, id, conversationID, format string, args ...any) {
 	ac.sendFrame(agentErrorFrame{Type: "error", Code: code, ID: id, ConversationID: conversationID, Message: fmt.Sprintf(format, args...)})
 }
@@ -318,13 +301,6 @@ func (ac *agentConn) ack(id string, seq int64) {
 	if id != "" {
 		ac.sendFrame(agentAckFrame{Type: "ack", ID: id, Seq: seq})
 	}
-}
-
-func (ac *agentConn) close(code int, reason string) {
-	ac.once.Do(func() {
-		ac.closeCode, ac.closeReason = code, reason
-		close(ac.done)
-	})
 }
 
 func (ac *agentConn) readPump() {

@@ -107,24 +107,28 @@ func newTestServer(t *testing.T) *testServer {
 	}
 	hs.Start()
 	ts.URL = hs.URL
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := ts.current.Load().Shutdown(ctx); err != nil {
-			t.Errorf("shut the web server down: %v", err)
-		}
-		hs.Close()
-		if err := engine.Close(ctx); err != nil {
-			t.Errorf("close the bot engine: %v", err)
-		}
-		if err := db.Close(); err != nil {
-			t.Errorf("close the store: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
-		}
-	})
+	t.Cleanup(func() { stopStack(t, ts.current.Load(), hs, engine, db, logs) })
 	return ts
+}
+
+// stopStack shuts a test's server stack down in the order attune serve does, and shows the
+// server's log when the test failed.
+func stopStack(t *testing.T, srv *web.Server, hs *httptest.Server, engine *bot.Engine, db *store.DB, logs *lockedBuffer) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Errorf("shut the web server down: %v", err)
+	}
+	hs.Close()
+	if err := engine.Close(ctx); err != nil {
+		t.Errorf("close the bot engine: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Errorf("close the store: %v", err)
+	}
+	if t.Failed() {
+		t.Logf("server log:\n%s", logs.String())
+	}
 }
 
 func (ts *testServer) newWeb(t *testing.T) *web.Server {

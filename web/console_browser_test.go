@@ -81,23 +81,7 @@ func newConsoleServer(t *testing.T) *consoleServer {
 	}
 	hs := httptest.NewServer(srv.Handler())
 	cs.URL = hs.URL
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shut the web server down: %v", err)
-		}
-		hs.Close()
-		if err := engine.Close(ctx); err != nil {
-			t.Errorf("close the bot engine: %v", err)
-		}
-		if err := db.Close(); err != nil {
-			t.Errorf("close the store: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
-		}
-	})
+	t.Cleanup(func() { stopStack(t, srv, hs, engine, db, logs) })
 	return cs
 }
 

@@ -10,7 +10,7 @@ import (
 )
 
 func newTestClient(queue int) *client {
-	return &client{send: make(chan []byte, queue), done: make(chan struct{})}
+	return &client{socket: newSocket(nil, queue, "too slow")}
 }
 
 func drain(c *client) []messageFrame {

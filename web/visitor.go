@@ -25,14 +25,8 @@ const maxClientIDLen = 64
 // client is one visitor websocket. Following gorilla's chat example, one goroutine reads and one
 // writes; everything else talks to the writer through the buffered send channel.
 type client struct {
-	s    *Server
-	conn *websocket.Conn
-	send chan []byte
-	done chan struct{}
-	once sync.Once
-
-	closeCode   int
-	closeReason string
+	socket
+	s *Server
 
 	// Reader-goroutine state.
 	conversationID string
@@ -59,7 +53,7 @@ func (s *Server) handleVisitorSocket(c echo.Context) error {
 	if err != nil {
 		return nil // the upgrader has already answered with an HTTP error
 	}
-	cl := &client{s: s, conn: conn, send: make(chan []byte, s.opt.SendQueue), done: make(chan struct{}),
+	cl := &client{s: s, socket: newSocket(conn, s.opt.SendQueue, "too slow to receive; reconnect to resume"),
 		bucket: tokenBucket{capacity: float64(s.opt.RateBurst), perSecond: s.opt.RatePerSecond, tokens: float64(s.opt.RateBurst), last: s.now()}}
 	s.track(cl, true)
 	if s.shuttingDown.Load() { // upgraded while Shutdown was closing the others
@@ -88,28 +82,8 @@ func (c *client) deliver(frame []byte, seq int64) {
 	c.enqueue(frame)
 }
 
-// enqueue never blocks: a visitor too slow to take its frames is disconnected and resumes later.
-func (c *client) enqueue(frame []byte) {
-	select {
-	case c.send <- frame:
-	case <-c.done:
-	default:
-		c.close(websocket.CloseTryAgainLater, "too slow to receive; reconnect to resume")
-	}
-}
-
-func (c *client) sendFrame(v any) { c.enqueue(mustJSON(v)) }
-
 func (c *client) sendError(code, id, format string, args ...any) {
 	c.sendFrame(errorFrame{Type: "error", Code: code, ID: id, Message: fmt.Sprintf(format, args...)})
-}
-
-// close ends the connection with a close frame; safe to call more than once from any goroutine.
-func (c *client) close(code int, reason string) {
-	c.once.Do(func() {
-		c.closeCode, c.closeReason = code, reason
-		close(c.done)
-	})
 }
 
 func (c *client) readPump() {
