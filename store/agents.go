@@ -296,8 +296,8 @@ func (db *DB) DeleteAgent(ctx context.Context, login string) error {
 		if err := requeueAgentHandoffs(ctx, tx, id, now); err != nil {
 			return err
 		}
-		// Sessions go by ON DELETE CASCADE, notes and closed hand-offs keep
-		// their rows with agent_id NULL.
+		// Sessions go by ON DELETE CASCADE; notes keep their rows with
+		// agent_id NULL.
 		_, err = tx.ExecContext(ctx, `DELETE FROM agents WHERE id = ?`, id)
 		return err
 	})
@@ -307,19 +307,25 @@ func (db *DB) DeleteAgent(ctx context.Context, login string) error {
 	return nil
 }
 
-// requeueAgentHandoffs puts the agent's offered and assigned hand-offs back
-// in the queue and their conversations in state queued.
+// requeueAgentHandoffs puts the hand-offs the agent owns back in the queue
+// and their conversations in state queued, as the running queue does when an
+// agent goes for good: the record loses its agent, its wait starts again, it
+// counts one more return, and its version goes up so that it supersedes what
+// was stored. A server started afterwards restores these conversations as
+// waiting rather than holding them for an agent who no longer exists.
+// Closed hand-offs keep their agent id as history.
 func requeueAgentHandoffs(ctx context.Context, tx *wtx, agentID string, now time.Time) error {
 	if _, err := tx.ExecContext(ctx,
 		`UPDATE conversations SET state = ?, updated_at = ? WHERE id IN
-		 (SELECT conversation_id FROM handoffs WHERE agent_id = ? AND state IN (?, ?))`,
-		StateQueued, toMillis(now), agentID, HandoffOffered, HandoffAssigned); err != nil {
+		 (SELECT conversation_id FROM handoff_records WHERE agent_id = ? AND state = ?)`,
+		StateQueued, toMillis(now), agentID, StateAgent); err != nil {
 		return fmt.Errorf("re-queue conversations: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx,
-		`UPDATE handoffs SET state = ?, agent_id = NULL, assigned_at = NULL, updated_at = ?
-		 WHERE agent_id = ? AND state IN (?, ?)`,
-		HandoffQueued, toMillis(now), agentID, HandoffOffered, HandoffAssigned); err != nil {
+		`UPDATE handoff_records SET state = ?, agent_id = '', queued_at = ?, returns = returns + 1,
+		 version = version + 1, updated_at = ?
+		 WHERE agent_id = ? AND state = ?`,
+		StateQueued, toMillis(now), toMillis(now), agentID, StateAgent); err != nil {
 		return fmt.Errorf("re-queue hand-offs: %w", err)
 	}
 	return nil

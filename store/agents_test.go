@@ -191,20 +191,41 @@ func TestAgents(t *testing.T) {
 	})
 
 	t.Run("DeleteRequeuesOpenHandoffsAndKeepsHistory", func(t *testing.T) {
-		db := MustOpenDB(t)
+		clock := newFakeClock(time.Date(2025, 6, 2, 14, 0, 0, 0, time.UTC))
+		db := MustOpenDBAt(t, filepath.Join(t.TempDir(), "a.db"), store.Options{Now: clock.Now})
 		MustCreateAgent(t, db, "admin", store.RoleAdmin)
 		ana := MustCreateAgent(t, db, "ana", store.RoleAgent)
+		bo := MustCreateAgent(t, db, "bo", store.RoleAgent)
 		session := MustCreateSession(t, db, ana.ID)
-		assigned, _ := MustCreateConversation(t, db)
-		offered, _ := MustCreateConversation(t, db)
+		queuedAt := clock.Now()
+		record := func(id string, conv store.Conversation, state, agent string) store.HandoffRecord {
+			r := store.HandoffRecord{ID: id, ConversationID: conv.ID, State: state, Reason: "asked",
+				AgentID: agent, QueuedAt: queuedAt, Version: 3}
+			if state == store.StateAgent || state == store.StateClosed {
+				r.AcceptedAt = queuedAt.Add(time.Minute)
+			}
+			if state == store.StateClosed {
+				r.Resolution, r.EndedAt = "solved", queuedAt.Add(time.Hour)
+			}
+			return r
+		}
+		anasOpen, _ := MustCreateConversation(t, db)
+		bosOpen, _ := MustCreateConversation(t, db)
 		closed, _ := MustCreateConversation(t, db)
-		MustSaveHandoff(t, db, store.Handoff{ConversationID: assigned.ID, Reason: "asked", State: store.HandoffAssigned, AgentID: ana.ID})
-		MustSaveHandoff(t, db, store.Handoff{ConversationID: offered.ID, Reason: "asked", State: store.HandoffOffered, AgentID: ana.ID})
-		MustSaveHandoff(t, db, store.Handoff{ConversationID: closed.ID, Reason: "asked", State: store.HandoffClosed, AgentID: ana.ID, Resolution: "solved"})
+		for _, r := range []store.HandoffRecord{
+			record("h-ana", anasOpen, store.StateAgent, ana.ID),
+			record("h-bo", bosOpen, store.StateAgent, bo.ID),
+			record("h-closed", closed, store.StateClosed, ana.ID),
+		} {
+			if applied, err := db.SaveHandoffRecord(ctx, r); err != nil || !applied {
+				t.Fatalf("save %s = %v, %v", r.ID, applied, err)
+			}
+		}
 		if err := db.AddNote(ctx, closed.ID, ana.ID, "refund sent"); err != nil {
 			t.Fatal(err)
 		}
 
+		clock.Set(queuedAt.Add(2 * time.Hour))
 		if err := db.DeleteAgent(ctx, "Ana"); err != nil {
 			t.Fatal(err)
 		}
@@ -214,24 +235,28 @@ func TestAgents(t *testing.T) {
 		if _, err := db.SessionAgent(ctx, session); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("deleted agent's session: error = %v, want ErrNotFound", err)
 		}
-		for _, c := range []store.Conversation{assigned, offered} {
-			h, err := db.Handoff(ctx, c.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if h.State != store.HandoffQueued || h.AgentID != "" || !h.AssignedAt.IsZero() {
-				t.Errorf("open hand-off after its agent was removed = %+v, want queued with no agent", h)
-			}
-			if got := MustConversationState(t, db, c.ID); got != store.StateQueued {
-				t.Errorf("conversation state after its agent was removed = %q, want queued", got)
-			}
-		}
-		h, err := db.Handoff(ctx, closed.ID)
+		got, err := db.HandoffRecord(ctx, "h-ana")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if h.State != store.HandoffClosed || h.AgentID != "" || h.Resolution != "solved" {
-			t.Errorf("closed hand-off after its agent was removed = %+v, want closed, resolution kept, no agent", h)
+		if got.State != store.StateQueued || got.AgentID != "" || got.Version != 4 || got.Returns != 1 || !got.QueuedAt.Equal(clock.Now()) {
+			t.Errorf("open hand-off after its agent was removed = %+v; want queued, no agent, version 4, 1 return, waiting since the removal", got)
+		}
+		if s := MustConversationState(t, db, anasOpen.ID); s != store.StateQueued {
+			t.Errorf("conversation state after its agent was removed = %q, want queued", s)
+		}
+		open, err := db.OpenHandoffRecords(ctx)
+		if err != nil || len(open) != 2 {
+			t.Fatalf("open records after the removal = %+v, %v; want ana's (queued) and bo's", open, err)
+		}
+		if got, _ := db.HandoffRecord(ctx, "h-bo"); got.State != store.StateAgent || got.AgentID != bo.ID || got.Version != 3 {
+			t.Errorf("another agent's hand-off = %+v, want untouched", got)
+		}
+		if got, _ := db.HandoffRecord(ctx, "h-closed"); got.State != store.StateClosed || got.Resolution != "solved" || got.Version != 3 {
+			t.Errorf("closed hand-off after its agent was removed = %+v, want closed and untouched", got)
+		}
+		if s := MustConversationState(t, db, closed.ID); s != store.StateClosed {
+			t.Errorf("closed conversation's state = %q, want closed", s)
 		}
 		notes, err := db.Notes(ctx, closed.ID)
 		if err != nil {

@@ -278,3 +278,11 @@ func (db *DB) RecentHandoffWaits(ctx context.Context, n int) ([]HandoffWait, err
 	}
 	return ws, nil
 }
+
+// nullMillis stores a zero time as NULL.
+func nullMillis(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return toMillis(t)
+}
