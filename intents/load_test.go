@@ -136,6 +136,11 @@ func TestLoadBroken(t *testing.T) {
 			`bad_classifier.yaml:16:5: example "???" of classifier.out_of_scope has no words`,
 			`bad_classifier.yaml:17:5: an example of classifier.out_of_scope is empty`,
 			`bad_classifier.yaml:18:5: example "What's the weather?" of classifier.out_of_scope repeats line 15`}},
+		{"unset_detail", []string{
+			`unset_detail.yaml:13:9: {hours} is used but business.hours is not set — set business.hours, or remove {hours} from the text`,
+			`unset_detail.yaml:13:9: {today_hours} is used but business.hours is not set`,
+			`unset_detail.yaml:20:9: {address} is used but business.contact.address is not set`,
+			`unset_detail.yaml:23:13: {phone} is used but business.contact.phone is not set`}},
 		{"missing_file", []string{`testdata/broken/missing_file.yaml: cannot read the file: no such file or directory — check the path, or run without --config`}},
 	}
 	for _, tt := range tests {

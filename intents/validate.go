@@ -226,8 +226,33 @@ func (v *validator) placeholders(path string, t Variant, allowed []string) {
 		}
 		if !ok {
 			v.badAtOr(path, t, fmt.Sprintf("unknown placeholder {%s}", m[1]), "use one of {"+strings.Join(allowed, "}, {")+"}")
+			continue
+		}
+		if key, unset := v.unsetDetail(m[1]); unset {
+			// Expand would print an empty string ("call  today") or, for the
+			// hours, "Mon–Sun closed": a visitor would be told something false.
+			v.badAtOr(path, t, fmt.Sprintf("{%s} is used but %s is not set", m[1], key), fmt.Sprintf("set %s, or remove {%s} from the text", key, m[1]))
 		}
 	}
+}
+
+// unsetDetail reports whether the business detail behind placeholder name is
+// missing from the configuration, with the key that would set it.
+func (v *validator) unsetDetail(name string) (key string, unset bool) {
+	b := v.cfg.Business
+	switch name {
+	case "email":
+		return "business.contact.email", strings.TrimSpace(b.Contact.Email) == ""
+	case "phone":
+		return "business.contact.phone", strings.TrimSpace(b.Contact.Phone) == ""
+	case "address":
+		return "business.contact.address", strings.TrimSpace(b.Contact.Address) == ""
+	case "website":
+		return "business.contact.website", strings.TrimSpace(b.Contact.Website) == ""
+	case "hours", "today_hours":
+		return "business.hours", len(b.Hours) == 0
+	}
+	return "", false
 }
 
 func (v *validator) badAtOr(path string, t Variant, what, fix string) {
