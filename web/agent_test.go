@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -696,5 +697,43 @@ func TestRelayCoalescesQueueChanges(t *testing.T) {
 	}
 	if n > 1 {
 		t.Fatalf("50 changes in %v gave %d more queue frames, want at most 1", time.Since(start), n)
+	}
+}
+
+// A visitor handed over learns it from the bot first: the hand-over message, then the state
+// frame with their place, and no earlier or duplicate state from the relay's queue push that
+// the hand-over itself triggered.
+func TestHandoverMessageComesBeforeQueueState(t *testing.T) {
+	e := startConsole(t, Options{})
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(e.ts.URL, "http")+"/ws/visitor", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	v := &sock{t: t, conn: conn}
+	v.send(map[string]any{"type": "hello"})
+	v.next(typed("welcome"))
+	v.send(map[string]any{"type": "message", "id": "m1", "text": "I want to talk to a human please"})
+	var order []string
+	_ = conn.SetReadDeadline(time.Now().Add(3 * QueueCoalesce))
+	for {
+		var f wsFrame
+		if err := conn.ReadJSON(&f); err != nil {
+			break
+		}
+		switch typ := f.str("type"); typ {
+		case "message":
+			if f.str("from") == "visitor" {
+				order = nil // what came before was the greeting
+				continue
+			}
+			order = append(order, "message:"+f.str("from"))
+		case "state":
+			order = append(order, "state:"+f.str("state"))
+		}
+	}
+	want := []string{"message:bot", "state:queued"}
+	if !slices.Equal(order, want) {
+		t.Fatalf("visitor frames after asking for a person = %v, want %v", order, want)
 	}
 }

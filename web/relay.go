@@ -18,6 +18,11 @@ import (
 // a burst of changes (a restart restoring a long queue, many accepts at once) costs one view.
 const QueueCoalesce = 200 * time.Millisecond
 
+// handoverStateGrace is how long after joining the queue a conversation's place is left to the
+// bot's hand-over turn, which carries it with the explanation. A conversation waiting longer
+// whose visitor was never sent a state (restored after a restart) gets it from the relay.
+const handoverStateGrace = 2 * time.Second
+
 // Relay is the hand-off queue's Notifier on the web side. It is built before the queue (the
 // queue needs a Notifier) and bound to the Server by web.New (the server needs the queue); what
 // happens before that is dropped, except that a queue change is remembered and pushed once
@@ -106,9 +111,14 @@ func (r *Relay) flush() {
 			Reason: w.Reason, Offline: w.Offline}
 		frame := string(mustJSON(stateFrameOf(sc)))
 		r.sentMu.Lock()
-		same := r.sent[w.ConversationID] == frame
+		last, known := r.sent[w.ConversationID]
 		r.sentMu.Unlock()
-		if !same {
+		if !known && w.Waited < handoverStateGrace {
+			// Just handed over: the bot's hand-over turn is still on its way with the
+			// explanation and this state, and the visitor should read why before where.
+			continue
+		}
+		if last != frame {
 			s.hub.Publish(w.ConversationID, bot.Event{State: sc})
 		}
 	}
