@@ -4,15 +4,18 @@
 //
 // Word weights were learned from the GoEmotions train split (Demszky et al., ACL 2020,
 // Apache-2.0) by internal/trainmodel: one L2 logistic regression per tone over unigrams (marked
-// inside a negation scope), bigrams, 5-letter stems and VADER/punctuation features, the average
-// of four seeded runs, with each tone's threshold tuned on dev with the support cues added and
-// frustration+anxiety held to 9 % of gold-neutral dev texts. The support cues in
-// internal/cues are Attune's own. The VADER lexicon is MIT-licensed, see LICENSE-VADER.txt and
-// NOTICE.md.
+// inside a negation scope), bigrams, 5-letter stems, letter 4-grams inside words (outside a
+// negation scope), question frames ("why ... ?") and VADER/punctuation features, each word
+// feature scaled by its naive-Bayes log-count ratio while learning (NBSVM; folded into the
+// stored weight), the average of four seeded runs. Each tone's threshold is tuned on dev with
+// the support cues added; frustration and anxiety share a budget of 9 % of gold-neutral dev
+// texts, spent on frustration's F1 while anxiety keeps a dev F1 of at least 0.55. The support
+// cues in internal/cues are Attune's own. The VADER lexicon is MIT-licensed, see
+// LICENSE-VADER.txt and NOTICE.md.
 //
-// GoEmotions test (`attune eval tone --goemotions`): F1 frustration 0.481, confusion 0.397,
-// anxiety 0.519, delight 0.755, neutral 0.586 (macro 0.548), apology false positives on neutral
-// 8.6 %; VADER conformance 100 % of 23,703 reference texts.
+// GoEmotions test (`attune eval tone --goemotions`): F1 frustration 0.547, confusion 0.409,
+// anxiety 0.604, delight 0.781, neutral 0.605 (macro 0.589), apology false positives on neutral
+// 8.8 %; VADER conformance 100 % of 23,703 reference texts.
 package tone
 
 import (
@@ -97,7 +100,6 @@ func (r Result) Has(tone string, threshold float64) bool {
 type Analyzer struct {
 	lex   *vaderLexicon
 	feats featTable
-	names []string
 	w     [][4]float32
 	dense [feat.NumDense][4]float64
 	bias  [4]float64
@@ -118,11 +120,10 @@ type scratch struct {
 	gen  uint32
 }
 
+// hit is one weighted feature of the message and the words [from, to] it covers.
 type hit struct {
-	feat int32
-	tok  int
-	// bigram hits start one token earlier.
-	bigram bool
+	feat     int32
+	from, to int32
 }
 
 // New builds the analyzer from the embedded lexicon and weights. It panics only if the
@@ -174,7 +175,6 @@ func (a *Analyzer) loadWeights(file string) error {
 			}
 		default:
 			hashes = append(hashes, feat.Hash(name))
-			a.names = append(a.names, name)
 			a.w = append(a.w, [4]float32{float32(v[0]), float32(v[1]), float32(v[2]), float32(v[3])})
 		}
 	}
@@ -289,8 +289,7 @@ func (a *Analyzer) Analyze(text string) Result {
 	if s.gen == 0 || len(s.seen) != len(a.w) {
 		s.seen, s.gen = make([]uint32, len(a.w)), 1
 	}
-	prev := -1
-	feat.Each(toks, func(h uint64, idx int) {
+	feat.Each(toks, func(h uint64, from, to int) {
 		j := a.feats.get(h)
 		if j < 0 || s.seen[j] == s.gen {
 			return
@@ -300,8 +299,7 @@ func (a *Analyzer) Analyze(text string) Result {
 		for k, t := range learned {
 			z[t] += float64(w[k])
 		}
-		s.hits = append(s.hits, hit{feat: j, tok: idx, bigram: idx == prev})
-		prev = idx
+		s.hits = append(s.hits, hit{feat: j, from: int32(from), to: int32(to)})
 	})
 
 	// Support cues: the same offsets the weights were trained with.
@@ -345,29 +343,38 @@ func (a *Analyzer) Analyze(text string) Result {
 			r.Evidence = addEvidence(r.Evidence, start, Cue{Tone: Tones[t], Phrase: span(text, toks, int(h.From), int(h.To)-1), Weight: w})
 		}
 		if k := learnedIndex(t); k >= 0 && score[t] >= 0.3 {
-			// The two word features that pushed hardest, so owners see what the model learned.
+			// The two phrases whose features pushed hardest, so owners see what the model
+			// learned. A word's features (the word, its stem, its letter groups) arrive in a
+			// run and are summed, so the evidence names the word, not a fragment of it.
 			var top [2]hit
 			var topW [2]float64
-			for _, h := range s.hits {
-				w := float64(a.w[h.feat][k])
-				if w > topW[1] {
-					if w > topW[0] {
-						top[1], topW[1] = top[0], topW[0]
-						top[0], topW[0] = h, w
-					} else {
-						top[1], topW[1] = h, w
-					}
+			consider := func(h hit, w float64) {
+				switch {
+				case w > topW[0]:
+					top[1], topW[1] = top[0], topW[0]
+					top[0], topW[0] = h, w
+				case w > topW[1]:
+					top[1], topW[1] = h, w
 				}
+			}
+			var run hit
+			runW := 0.0
+			for i, h := range s.hits {
+				if i > 0 && (h.from != run.from || h.to != run.to) {
+					consider(run, runW)
+					runW = 0
+				}
+				run = h
+				runW += float64(a.w[h.feat][k])
+			}
+			if len(s.hits) > 0 {
+				consider(run, runW)
 			}
 			for n := 0; n < 2; n++ {
 				if topW[n] < 0.3 {
 					continue
 				}
-				from := top[n].tok
-				if top[n].bigram && strings.Contains(a.names[top[n].feat], " ") {
-					from--
-				}
-				r.Evidence = addEvidence(r.Evidence, start, Cue{Tone: Tones[t], Phrase: span(text, toks, from, top[n].tok), Weight: topW[n]})
+				r.Evidence = addEvidence(r.Evidence, start, Cue{Tone: Tones[t], Phrase: span(text, toks, int(top[n].from), int(top[n].to)), Weight: topW[n]})
 			}
 		}
 		ev := r.Evidence[start:]

@@ -105,6 +105,46 @@ func TestEvidenceExplainsScore(t *testing.T) {
 	}
 }
 
+// Learned evidence names whole words (a word's letter groups are summed into the word), and
+// every tone that reaches the decision point has positive evidence.
+func TestEvidenceNamesWholeWords(t *testing.T) {
+	isLetter := func(b byte) bool { return b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '\'' }
+	for _, text := range []string{
+		"Why would you do that? This is sooo annoying",
+		"Ugh, this app is garbage and the support is useless",
+		"I'm terrified my account got hacked",
+		"what do you mean? I don't get it",
+		"Thank you so much, you're amazing!",
+	} {
+		r := shared.Analyze(text)
+		low := strings.ToLower(text)
+		for _, e := range r.Evidence {
+			i := strings.Index(low, e.Phrase)
+			if i < 0 {
+				t.Errorf("%q: evidence %q not in text", text, e.Phrase)
+				continue
+			}
+			if end := i + len(e.Phrase); i > 0 && isLetter(low[i-1]) || end < len(low) && isLetter(low[end]) {
+				t.Errorf("%q: evidence %q is part of a word", text, e.Phrase)
+			}
+		}
+		for _, tone := range Tones {
+			if !r.Has(tone, 0) {
+				continue
+			}
+			found := false
+			for _, e := range r.Evidence {
+				if e.Tone == tone && e.Weight > 0 {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("%q: %s = %.3f with no positive evidence in %+v", text, tone, r.Scores[tone], r.Evidence)
+			}
+		}
+	}
+}
+
 func TestScoresInRange(t *testing.T) {
 	for _, s := range []string{"", "ok", "WHY IS THIS BROKEN AGAIN?!?!", "😡😡😡", "I love you guys!!! thank you"} {
 		r := shared.Analyze(s)

@@ -18,6 +18,9 @@ type Token struct {
 	Start, End int
 	// BreakBefore marks a clause boundary (sentence punctuation) just before the word.
 	BreakBefore bool
+	// Question marks the last word of a question: a '?' follows it, with at most spaces,
+	// quotes or '!' between ("what do you mean?!").
+	Question bool
 }
 
 // negScope is how many words a negator reaches, the usual window in sentiment work.
@@ -44,6 +47,8 @@ func isWordRune(r rune) bool {
 func Tokenize(text string, buf []Token) []Token {
 	base := len(buf)
 	brk := false
+	// open is true while the last word may still be closed by a '?'.
+	open := false
 	scope := 0
 	var word []byte
 	var scratch [64]byte
@@ -82,6 +87,7 @@ func Tokenize(text string, buf []Token) []Token {
 			}
 			buf = append(buf, t)
 			brk = false
+			open = true
 		}
 		word = scratch[:0]
 		start = -1
@@ -113,8 +119,15 @@ func Tokenize(text string, buf []Token) []Token {
 			default:
 				flush(i)
 				switch c {
-				case '.', '!', '?', ';', ':', ',', '(', ')', '\n':
+				case '?':
+					if open && len(buf) > base {
+						buf[len(buf)-1].Question = true
+					}
+					open, brk = false, true
+				case '!':
 					brk = true
+				case '.', ';', ':', ',', '(', ')', '\n':
+					open, brk = false, true
 				}
 				continue
 			}
@@ -189,41 +202,115 @@ func hashAdd(h uint64, s string) uint64 {
 // Hash returns the hash of a feature key as written in the model file.
 func Hash(key string) uint64 { return hashAdd(offset64, key) }
 
-// Each calls fn with the hash of every word feature of toks, in order: the unigram (prefixed
-// "NOT_" inside a negation scope) and the bigram "w1 w2" of adjacent words in one clause.
-// idx is the index of the token the feature ends on.
-func Each(toks []Token, fn func(h uint64, idx int)) {
+// charN is the length of the character n-grams taken inside each word (with '<' and '>' marking
+// its ends), which let misspellings, elongations ("sooo") and rare inflections share evidence
+// with the words they resemble.
+const charN = 4
+
+// isASCII reports whether w is plain ASCII; character n-grams are taken only from such words so
+// that every feature name stays valid UTF-8.
+func isASCII(w string) bool {
+	for i := 0; i < len(w); i++ {
+		if w[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// charGrams reports how many character n-grams word t has. A word inside a negation scope has
+// none: its letter groups would carry "confused" into "not confused" past the NOT_ marking.
+func charGrams(t *Token) int {
+	if t.Neg || !isASCII(t.Text) || len(t.Text)+2 < charN {
+		return 0
+	}
+	return len(t.Text) + 2 - charN + 1
+}
+
+// charAt returns byte k of "<" + w + ">".
+func charAt(w string, k int) byte {
+	switch {
+	case k == 0:
+		return '<'
+	case k == len(w)+1:
+		return '>'
+	}
+	return w[k-1]
+}
+
+// Each calls fn with the hash of every word feature of toks, in order. Per word: the unigram
+// (prefixed "NOT_" inside a negation scope), its 5-letter stem "~", its character 4-grams "^"
+// (outside a negation scope),
+// and for the last word of a question "?" + word, "?" and "Q<" + the clause's first word
+// ("why ... ?"); then the bigram "w1 w2" of adjacent words in one clause. [from, to] are the
+// indexes of the words the feature covers, for evidence.
+func Each(toks []Token, fn func(h uint64, from, to int)) {
+	clause := 0
 	for i := range toks {
+		t := &toks[i]
+		w := t.Text
+		if t.BreakBefore {
+			clause = i
+		}
 		h := uint64(offset64)
-		if toks[i].Neg {
+		if t.Neg {
 			h = hashAdd(h, "NOT_")
 		}
-		fn(hashAdd(h, toks[i].Text), i)
-		if w := toks[i].Text; len(w) > stemLen {
-			fn(hashAdd(hashAdd(offset64, "~"), w[:stemLen]), i)
+		fn(hashAdd(h, w), i, i)
+		if len(w) > stemLen {
+			fn(hashAdd(hashAdd(offset64, "~"), w[:stemLen]), i, i)
 		}
-		if i > 0 && !toks[i].BreakBefore {
+		for s, n := 0, charGrams(t); s < n; s++ {
+			g := hashAdd(offset64, "^")
+			for k := s; k < s+charN; k++ {
+				g ^= uint64(charAt(w, k))
+				g *= prime64
+			}
+			fn(g, i, i)
+		}
+		if t.Question {
+			fn(hashAdd(hashAdd(offset64, "?"), w), i, i)
+			fn(hashAdd(offset64, "?"), i, i)
+			fn(hashAdd(hashAdd(offset64, "Q<"), toks[clause].Text), clause, clause)
+		}
+		if i > 0 && !t.BreakBefore {
 			h2 := hashAdd(offset64, toks[i-1].Text)
 			h2 = hashAdd(h2, " ")
-			fn(hashAdd(h2, toks[i].Text), i)
+			fn(hashAdd(h2, w), i-1, i)
 		}
 	}
 }
 
-// Keys returns the feature keys Each hashes, for training and for explaining a weight.
+// Keys returns the feature keys Each hashes, in the same order, for training and for
+// explaining a weight.
 func Keys(toks []Token) []string {
 	var keys []string
+	clause := 0
 	for i := range toks {
-		if toks[i].Neg {
-			keys = append(keys, "NOT_"+toks[i].Text)
-		} else {
-			keys = append(keys, toks[i].Text)
+		t := &toks[i]
+		w := t.Text
+		if t.BreakBefore {
+			clause = i
 		}
-		if w := toks[i].Text; len(w) > stemLen {
+		if t.Neg {
+			keys = append(keys, "NOT_"+w)
+		} else {
+			keys = append(keys, w)
+		}
+		if len(w) > stemLen {
 			keys = append(keys, "~"+w[:stemLen])
 		}
-		if i > 0 && !toks[i].BreakBefore {
-			keys = append(keys, toks[i-1].Text+" "+toks[i].Text)
+		if n := charGrams(t); n > 0 {
+			p := "<" + w + ">"
+			for s := 0; s < n; s++ {
+				keys = append(keys, "^"+p[s:s+charN])
+			}
+		}
+		if t.Question {
+			keys = append(keys, "?"+w, "?", "Q<"+toks[clause].Text)
+		}
+		if i > 0 && !t.BreakBefore {
+			keys = append(keys, toks[i-1].Text+" "+w)
 		}
 	}
 	return keys

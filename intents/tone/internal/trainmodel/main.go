@@ -115,11 +115,14 @@ func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("trainmodel", flag.ContinueOnError)
 	dir := fs.String("goemotions", "../shared/datasets/goemotions", "GoEmotions folder")
 	out := fs.String("out", "intents/tone/tone_weights.tsv", "weight file to write")
-	minCount := fs.Int("min-count", 3, "minimum train count for a word feature")
+	minCount := fs.Int("min-count", 5, "minimum train count for a word feature")
 	l2 := fs.Float64("l2", 0.1, "L2 penalty per feature occurrence")
+	lr := fs.Float64("lr", 0.05, "AdaGrad learning rate")
+	nb := fs.Float64("nb", 1, "naive-Bayes feature scaling smoothing (0: plain features)")
 	epochs := fs.Int("epochs", 3, "passes over train")
 	seeds := fs.Int("seeds", 4, "training runs whose weights are averaged")
 	fpMax := fs.Float64("neutral-fp", 0.09, "largest share of gold-neutral dev texts marked frustrated or anxious")
+	anxFloor := fs.Float64("anxiety-floor", 0.55, "smallest anxiety dev F1 the joint threshold search may settle for")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -128,22 +131,21 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "train %d, dev %d, vocabulary %d features (min count %d)\n", len(c.train), len(c.dev), len(c.vocab), *minCount)
-	m := fit(c, *l2, *epochs, *seeds)
-	m.tune(c.dev, *fpMax)
-	fmt.Fprintf(stdout, "l2=%g epochs=%d seeds=%d dev F1 frus %.3f conf %.3f anx %.3f del %.3f, neutral FP %.3f, thresholds %.2f\n",
-		*l2, *epochs, *seeds, m.devF1[0], m.devF1[1], m.devF1[2], m.devF1[3], m.devFP, m.thr)
+	m := fit(c, trainOpts{l2: *l2, epochs: *epochs, lr: *lr, nbAlpha: *nb, posW: 1}, *seeds)
+	m.tune(c.dev, *fpMax, *anxFloor)
+	fmt.Fprintf(stdout, "l2=%g lr=%g nb=%g epochs=%d seeds=%d dev F1 frus %.3f conf %.3f anx %.3f del %.3f, neutral FP %.3f, thresholds %.2f\n",
+		*l2, *lr, *nb, *epochs, *seeds, m.devF1[0], m.devF1[1], m.devF1[2], m.devF1[3], m.devFP, m.thr)
 	return m.write(*out, c.vocab, stdout)
 }
 
 // model is the four tone regressions, each the average of several seeds' weights.
 type model struct {
-	tones  [nOut]*binModel
-	thr    [nOut]float64
-	l2     float64
-	epochs int
-	seeds  int
-	devF1  [nOut]float64
-	devFP  float64
+	tones [nOut]*binModel
+	thr   [nOut]float64
+	opts  trainOpts
+	seeds int
+	devF1 [nOut]float64
+	devFP float64
 }
 
 // fit trains every tone on GoEmotions alone, averaging the weights of seeds runs (two at a
@@ -151,8 +153,8 @@ type model struct {
 // offset during training: Reddit says "still waiting for season 2" calmly, and a model trained
 // around the cue learns to cancel it (a -1.2 weight on "still waiting"), which defeats the
 // cues' purpose in support chat. Thresholds are tuned with the cues added, as at inference.
-func fit(c *corpus, l2 float64, epochs, seeds int) *model {
-	m := &model{l2: l2, epochs: epochs, seeds: seeds}
+func fit(c *corpus, o trainOpts, seeds int) *model {
+	m := &model{opts: o, seeds: seeds}
 	for k := 0; k < nOut; k++ {
 		ms := make([]*binModel, seeds)
 		sem := make(chan struct{}, 2)
@@ -162,8 +164,9 @@ func fit(c *corpus, l2 float64, epochs, seeds int) *model {
 			sem <- struct{}{}
 			go func() {
 				defer wg.Done()
-				ms[r] = trainBin(c.train, len(c.vocab), func(s *sample) bool { return s.gold[k] },
-					trainOpts{l2: l2, epochs: epochs, posW: 1, lr: 0.2, seed: uint64(r + 1)})
+				o := o
+				o.seed = uint64(r + 1)
+				ms[r] = trainBin(c.train, len(c.vocab), func(s *sample) bool { return s.gold[k] }, o)
 				<-sem
 			}()
 		}
@@ -174,10 +177,10 @@ func fit(c *corpus, l2 float64, epochs, seeds int) *model {
 }
 
 // tune picks each tone's threshold on dev: the best F1 for confusion and delight, and for
-// frustration and anxiety the best F1 (frustration counted double) that keeps the share of
-// gold-neutral texts marked either within fpMax, because apologising to a calm visitor is the
-// costlier mistake in support.
-func (m *model) tune(dev []sample, fpMax float64) {
+// frustration and anxiety the pair that keeps the share of gold-neutral texts marked either
+// within fpMax, because apologising to a calm visitor is the costlier mistake in support (see
+// jointTune for how the budget is shared).
+func (m *model) tune(dev []sample, fpMax, anxFloor float64) {
 	var p [nOut][]float64
 	var g [5][]bool
 	for t := range g {
@@ -194,7 +197,7 @@ func (m *model) tune(dev []sample, fpMax float64) {
 	}
 	m.devF1[1], m.thr[1] = bestF1(p[1], g[1])
 	m.devF1[3], m.thr[3] = bestF1(p[3], g[3])
-	m.thr[0], m.thr[2], m.devF1[0], m.devF1[2], m.devFP = jointTune(p[0], p[2], g[0], g[2], g[4], fpMax)
+	m.thr[0], m.thr[2], m.devF1[0], m.devF1[2], m.devFP = jointTune(p[0], p[2], g[0], g[2], g[4], fpMax, anxFloor)
 }
 
 // write stores the weights with each tone's bias shifted by its threshold's logit, so that a
@@ -208,7 +211,7 @@ func (m *model) write(path string, vocab []string, stdout io.Writer) error {
 	fmt.Fprintln(w, "# Attune tone weights. Derived by intents/tone/internal/trainmodel from the GoEmotions train split")
 	fmt.Fprintln(w, "# (Demszky et al., \"GoEmotions: A Dataset of Fine-Grained Emotions\", ACL 2020; data Apache-2.0,")
 	fmt.Fprintln(w, "# google-research/google-research goemotions/data). Only feature names and weights are stored, never")
-	fmt.Fprintf(w, "# comment text. l2=%g epochs=%d, %d seeds averaged; thresholds tuned on dev.tsv; decision point is score 0.5.\n", m.l2, m.epochs, m.seeds)
+	fmt.Fprintf(w, "# comment text. l2=%g lr=%g nb=%g epochs=%d, %d seeds averaged; thresholds tuned on dev.tsv; decision point is score 0.5.\n", m.opts.l2, m.opts.lr, m.opts.nbAlpha, m.opts.epochs, m.seeds)
 	fmt.Fprintln(w, "#feature\tfrustration\tconfusion\tanxiety\tdelight")
 	row := func(name string, v [nOut]float64) {
 		fmt.Fprintf(w, "%s\t%.3f\t%.3f\t%.3f\t%.3f\n", name, v[0], v[1], v[2], v[3])
@@ -276,36 +279,24 @@ func average(ms []*binModel) *binModel {
 	return out
 }
 
-// jointTune picks the frustration and anxiety thresholds that maximise the sum of their dev
-// F1 while the share of gold-neutral texts marked either stays within budget.
-func jointTune(pf, pa []float64, gf, ga, gn []bool, budget float64) (tf, ta, bestFF, bestFA, bestFP float64) {
+// jointTune picks the frustration and anxiety thresholds that share the neutral budget: the
+// share of gold-neutral texts marked either stays within budget, anxiety keeps a dev F1 of at
+// least anxFloor, and within those frustration's F1 is the largest (ties: anxiety's F1).
+// Frustration is the tone the issue measures on its own and the one that spends the budget;
+// anxiety, a small class with clear words, loses little F1 when its threshold rises. If no pair
+// reaches anxFloor, the largest frustration+anxiety F1 within budget is taken instead.
+func jointTune(pf, pa []float64, gf, ga, gn []bool, budget, anxFloor float64) (tf, ta, bestFF, bestFA, bestFP float64) {
 	nNeutral := 0
 	for _, n := range gn {
 		if n {
 			nNeutral++
 		}
 	}
-	f1 := func(p []float64, g []bool, thr float64) float64 {
-		tp, fp, fn := 0, 0, 0
-		for i := range p {
-			pr := p[i] >= thr
-			switch {
-			case pr && g[i]:
-				tp++
-			case pr:
-				fp++
-			case g[i]:
-				fn++
-			}
-		}
-		if tp == 0 {
-			return 0
-		}
-		return 2 * float64(tp) / float64(2*tp+fp+fn)
-	}
-	best := -1.0
+	type pick struct{ f, a, ff, fa, fp float64 }
+	var floor, fallback pick
+	floor.ff, fallback.ff = -1, -1
 	for a := 0.05; a < 0.96; a += 0.01 {
-		fa := f1(pa, ga, a)
+		fa := f1At(pa, ga, a)
 		for f := 0.05; f < 0.96; f += 0.01 {
 			nfp := 0
 			for i := range pf {
@@ -313,17 +304,43 @@ func jointTune(pf, pa []float64, gf, ga, gn []bool, budget float64) (tf, ta, bes
 					nfp++
 				}
 			}
-			fpr := float64(nfp) / float64(nNeutral)
+			fpr := float64(nfp) / float64(max(nNeutral, 1))
 			if fpr > budget {
 				continue
 			}
-			ff := f1(pf, gf, f)
-			// Frustration counts double: it is the tone the issue measures on its own.
-			if v := 2*ff + fa; v > best {
-				best, tf, ta, bestFF, bestFA, bestFP = v, f, a, ff, fa, fpr
+			ff := f1At(pf, gf, f)
+			p := pick{f, a, ff, fa, fpr}
+			if fa >= anxFloor && (ff > floor.ff || ff == floor.ff && fa > floor.fa) {
+				floor = p
 			}
-			break
+			if ff+fa > fallback.ff+fallback.fa {
+				fallback = p
+			}
 		}
 	}
-	return
+	best := floor
+	if best.ff < 0 {
+		best = fallback
+	}
+	return best.f, best.a, best.ff, best.fa, best.fp
+}
+
+// f1At is the F1 of predictions p >= thr against gold.
+func f1At(p []float64, g []bool, thr float64) float64 {
+	tp, fp, fn := 0, 0, 0
+	for i := range p {
+		pr := p[i] >= thr
+		switch {
+		case pr && g[i]:
+			tp++
+		case pr:
+			fp++
+		case g[i]:
+			fn++
+		}
+	}
+	if tp == 0 {
+		return 0
+	}
+	return 2 * float64(tp) / float64(2*tp+fp+fn)
 }
