@@ -145,7 +145,10 @@ func (a *Analyzer) loadWeights(file string) error {
 	for sc.Scan() {
 		line++
 		s := sc.Text()
-		if s == "" || s[0] == '#' {
+		// Comments and the column header start with '#' and, but for the header, have no
+		// tab; a feature's name may start with '#' too, since digits are folded to it
+		// ("# hours", "#k upvotes"), and its line always has tabs.
+		if s == "" || strings.HasPrefix(s, "#feature\t") || (s[0] == '#' && !strings.Contains(s, "\t")) {
 			continue
 		}
 		f := strings.Split(s, "\t")

@@ -251,3 +251,31 @@ func BenchmarkNew(b *testing.B) {
 		New()
 	}
 }
+
+// Every feature line of the embedded weights is loaded, including names that start with '#'
+// (digits fold to '#': "# hours"), which an earlier loader skipped as comments.
+func TestWeightsFileLoadsEveryFeature(t *testing.T) {
+	features, hashed := 0, 0
+	for _, line := range strings.Split(weightsFile, "\n") {
+		if !strings.Contains(line, "\t") || strings.HasPrefix(line, "#feature\t") {
+			continue
+		}
+		features++
+		if name, _, _ := strings.Cut(line, "\t"); !strings.HasPrefix(name, "_") {
+			hashed++
+			if strings.HasPrefix(name, "#") && testing.Verbose() {
+				t.Logf("feature %q", name)
+			}
+		}
+	}
+	if len(shared.w) != hashed {
+		t.Fatalf("loaded %d word features, the file has %d (of %d feature lines)", len(shared.w), hashed, features)
+	}
+	probe := &Analyzer{}
+	if err := probe.loadWeights("#feature\tfrustration\tconfusion\tanxiety\tdelight\n# a comment\n_bias\t0\t0\t0\t0\n# hours\t1\t0\t0\t0\n"); err != nil {
+		t.Fatal(err)
+	}
+	if len(probe.w) != 1 || probe.w[0][0] != 1 {
+		t.Fatalf("a feature named %q was not loaded: %v", "# hours", probe.w)
+	}
+}
