@@ -305,13 +305,17 @@ func (a *Analyzer) Analyze(text string) Result {
 		s.hits = append(s.hits, hit{feat: j, from: int32(from), to: int32(to)})
 	})
 
-	// Support cues: the same offsets the weights were trained with.
+	// Support cues, combined with the learned logits as the thresholds were tuned.
 	s.cues = a.cues.Match(toks, s.cues[:0])
 	cueHits := s.cues
+	var cz [numTones]float64
 	for _, h := range cueHits {
 		for t := 0; t < numTones; t++ {
-			z[t] += a.cues.Weight(h, t)
+			cz[t] += a.cues.Weight(h, t)
 		}
+	}
+	for t := range z {
+		z[t] = cues.Combine(z[t], cz[t])
 	}
 
 	r := Result{Compound: v.Compound, Pos: v.Pos, Neg: v.Neg, Neu: v.Neu, Scores: make(map[string]float64, numTones+1)}

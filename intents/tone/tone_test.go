@@ -32,6 +32,20 @@ func TestSupportPhrases(t *testing.T) {
 		{"No rush, whenever you get a chance: do you ship to Canada?", Neutral, nil, []string{"urgency"}},
 		{"This is not urgent, just a question about sizes", Neutral, nil, []string{"urgency"}},
 		{"I'm not confused, I just want the invoice", "", nil, []string{"confusion"}},
+		// Waiting in words rather than digits, and things that still have not come.
+		{"I've been waiting for two hours", "frustration", nil, []string{"delight"}},
+		{"It has been three days and nobody replied", "frustration", nil, nil},
+		{"My order has been stuck for a week", "frustration", nil, nil},
+		{"My parcel still hasn't arrived", "frustration", nil, nil},
+		{"I still haven't heard back from anyone", "frustration", nil, nil},
+		{"We still have not received the refund", "frustration", nil, nil},
+		{"The package still has not arrived", "frustration", nil, nil},
+		{"thanks for nothing!", "frustration", nil, []string{"delight"}},
+		{"I'm not worried, just curious", Neutral, nil, []string{"anxiety"}},
+		{"Still waiting...", "frustration", nil, nil},
+		{"third time I ask this", "frustration", nil, nil},
+		{"please cancel my account", "frustration", nil, nil},
+		{"I was on hold for 2 hours yesterday", "frustration", nil, nil},
 	}
 	for _, tt := range tests {
 		r := shared.Analyze(tt.text)

@@ -31,7 +31,8 @@ type Turn struct {
 type Trajectory struct {
 	// Turns counts the visitor turns observed.
 	Turns int `json:"turns"`
-	// Tones is the exponentially weighted score of each tone (Alpha per turn).
+	// Tones is the exponentially weighted score of each tone (Alpha per turn); a repeated
+	// question adds to frustration (see askFrustration).
 	Tones map[string]float64 `json:"tones"`
 	// Valence is the exponentially weighted VADER compound.
 	Valence float64 `json:"valence"`
@@ -166,6 +167,9 @@ func (t *Trajectory) Observe(turn Turn) Signals {
 	}
 	for _, name := range Tones {
 		v := r.Scores[name]
+		if name == "frustration" {
+			v = max(v, askFrustration(s.Asks))
+		}
 		if t.Turns == 0 {
 			t.Tones[name] = round3(v)
 		} else {
@@ -188,6 +192,21 @@ func (t *Trajectory) Observe(turn Turn) Signals {
 	t.LastResolved = turn.Resolved
 	t.Turns++
 	return s
+}
+
+// askFrustration is the frustration a turn carries in the running view because of how many
+// times the visitor has now asked the same question, whatever its words. The message score
+// reads one message the way GoEmotions' annotators would, and a calmly worded third "how do
+// I change my address?" reads as calm; the conversation is not. Asking a second time is a
+// hint (below the decision point); a third time is a clear signal.
+func askFrustration(asks int) float64 {
+	switch {
+	case asks >= 3:
+		return 0.9
+	case asks == 2:
+		return 0.4
+	}
+	return 0
 }
 
 // Dominant returns the strongest running tone at or above DecisionPoint, or Neutral.

@@ -117,6 +117,22 @@ func (s *Set) Weight(h Hit, t int) float64 {
 	return w * h.Emphasis
 }
 
+// LearnedFloor is the lowest a learned logit (relative to its decision point) counts for a
+// tone that the support cues argue for. The model learned from Reddit comments, where "still
+// waiting" or "my booking" are mostly calm; its confidence that such a message is calm must
+// not cancel a cue it never saw labelled. So when a tone's cues sum to at least
+// -LearnedFloor, the tone is present whatever the model says.
+const LearnedFloor = -3.0
+
+// Combine adds the cue logit cue to the learned logit z of one tone, flooring z at
+// LearnedFloor when the cues argue for the tone.
+func Combine(z, cue float64) float64 {
+	if cue > 0 && z < LearnedFloor {
+		z = LearnedFloor
+	}
+	return z + cue
+}
+
 // Logits sums the contribution of hits to every tone.
 func (s *Set) Logits(hits []Hit) [NumTones]float64 {
 	var z [NumTones]float64

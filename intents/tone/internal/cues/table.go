@@ -1,7 +1,7 @@
 // Package cues holds Attune's own support-chat cue phrases and matches them on feat tokens. The
-// tone analyzer adds their weights to its learned logits, and the training program adds the same
-// weights as a fixed offset, so the learned weights and thresholds account for the cues exactly as
-// they fire at inference.
+// tone analyzer adds their weights to its learned logits (see Combine), and the training program
+// adds them the same way when it tunes the thresholds on dev, so the thresholds account for the
+// cues exactly as they fire at inference.
 package cues
 
 // Tone indexes, in the order of tone.Tones.
@@ -44,6 +44,39 @@ func urg(p string, w float64) cue   { return c(p, false, 0, 0, 0, w) }
 func del(p string, w float64) cue   { return c(p, false, 0, 0, 0, 0, w) }
 func delN(p string, w float64) cue  { return c(p, true, 0, 0, 0, 0, w) }
 
+// Waiting written with number words or "a": "for two hours", "it's been three days", "over a
+// week". Digits are folded to '#' and covered by the "# hours" cues above.
+var (
+	durationLeads = []string{"for", "been", "over", "waited", "waiting"}
+	durationNums  = []string{"two", "three", "four", "five", "six", "several", "a few", "a couple of", "a couple", "many"}
+	durationUnits = []struct {
+		plural, single string
+		w              float64
+	}{{"hours", "an hour", 1.8}, {"days", "a day", 1.6}, {"weeks", "a week", 2.0}, {"months", "a month", 2.2}}
+)
+
+// still-not-arrived cues: waiting that is past what was promised.
+var (
+	stillNot  = []string{"still hasn't", "still haven't", "still has not", "still have not", "still didn't", "still did not", "still not", "still never"}
+	stillWhat = []string{"arrived", "heard", "received", "got", "gotten", "come", "been refunded", "been delivered", "shipped"}
+)
+
+func init() {
+	for _, lead := range durationLeads {
+		for _, u := range durationUnits {
+			table = append(table, frus(lead+" "+u.single, u.w))
+			for _, n := range durationNums {
+				table = append(table, frus(lead+" "+n+" "+u.plural, u.w+0.2))
+			}
+		}
+	}
+	for _, s := range stillNot {
+		for _, w := range stillWhat {
+			table = append(table, frus(s+" "+w, 3.0))
+		}
+	}
+}
+
 // supportCues are matched on normalised words: lower case, digit runs written as '#'.
 var table = []cue{
 	// Repetition and waiting: the strongest sign a support conversation is going badly.
@@ -55,6 +88,7 @@ var table = []cue{
 	frus("still nothing", 2.2), frus("still isn't", 1.8), frus("still can't", 1.8),
 	frus("on hold", 2.0), frus("for hours", 1.6), frus("for # hours", 1.8), frus("for # days", 1.6),
 	frus("for # weeks", 2.0), frus("for days", 1.6), frus("for weeks", 2.0), frus("for ages", 1.8),
+	frus("still has not", 1.8), frus("still have not", 1.8),
 	frus("no response", 2.0), frus("no reply", 2.0), frus("no answer", 1.6), frus("never got", 1.4),
 	frus("never received", 1.8), frus("never arrived", 1.8), frus("never came", 1.6), frus("hasn't arrived", 1.6),
 	frus("already told", 2.0), frus("already asked", 2.0), frus("i already", 1.0), frus("keep asking", 1.8),

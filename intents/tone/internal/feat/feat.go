@@ -239,8 +239,8 @@ func charAt(w string, k int) byte {
 }
 
 // Each calls fn with the hash of every word feature of toks, in order. Per word: the unigram
-// (prefixed "NOT_" inside a negation scope), its 5-letter stem "~", its character 4-grams "^"
-// (outside a negation scope),
+// and its 5-letter stem "~" (both prefixed "NOT_" inside a negation scope), its character
+// 4-grams "^" (outside a negation scope),
 // and for the last word of a question "?" + word, "?" and "Q<" + the clause's first word
 // ("why ... ?"); then the bigram "w1 w2" of adjacent words in one clause. [from, to] are the
 // indexes of the words the feature covers, for evidence.
@@ -258,7 +258,9 @@ func Each(toks []Token, fn func(h uint64, from, to int)) {
 		}
 		fn(hashAdd(h, w), i, i)
 		if len(w) > stemLen {
-			fn(hashAdd(hashAdd(offset64, "~"), w[:stemLen]), i, i)
+			// The stem is marked like the word, or "not confused" would still fire the
+			// "~confu" learned from "confused" and "confusing".
+			fn(hashAdd(hashAdd(h, "~"), w[:stemLen]), i, i)
 		}
 		for s, n := 0, charGrams(t); s < n; s++ {
 			g := hashAdd(offset64, "^")
@@ -298,7 +300,11 @@ func Keys(toks []Token) []string {
 			keys = append(keys, w)
 		}
 		if len(w) > stemLen {
-			keys = append(keys, "~"+w[:stemLen])
+			if t.Neg {
+				keys = append(keys, "NOT_~"+w[:stemLen])
+			} else {
+				keys = append(keys, "~"+w[:stemLen])
+			}
 		}
 		if n := charGrams(t); n > 0 {
 			p := "<" + w + ">"

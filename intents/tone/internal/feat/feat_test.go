@@ -101,8 +101,10 @@ func TestKeysWordFeatures(t *testing.T) {
 	}{
 		// Letter groups carry the elongated word toward the plain one.
 		{"sooo annoyed", []string{"sooo", "^<soo", "^sooo", "^ooo>", "~annoy", "^nnoy", "sooo annoyed"}, []string{"^ooo"}},
-		// Inside a negation scope the word is marked and its letter groups are left out.
-		{"not confused", []string{"not", "NOT_confused", "~confu", "^<not", "^not>"}, []string{"confused", "^conf", "^used"}},
+		// Inside a negation scope the word and its stem are marked and its letter groups are
+		// left out, so "not confused" shares no feature with "confused".
+		{"not confused", []string{"not", "NOT_confused", "NOT_~confu", "^<not", "^not>"}, []string{"confused", "~confu", "^conf", "^used"}},
+		{"so confused", []string{"confused", "~confu", "^conf"}, []string{"NOT_confused", "NOT_~confu"}},
 		// Short and non-ASCII words have no letter groups.
 		{"a naïve ok", []string{"a", "naïve", "ok", "^<ok>"}, []string{"^<a>", "^<na"}},
 		// A question gives its last word, the question itself and its first word.

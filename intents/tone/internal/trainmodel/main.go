@@ -193,6 +193,12 @@ func (m *model) tune(dev []sample, fpMax, anxFloor float64) {
 		p[k] = make([]float64, len(dev))
 		for i := range dev {
 			p[k][i] = sigmoid(m.tones[k].logit(&dev[i], dev[i].off[k]))
+			// cues.Combine floors the learned logit at cues.LearnedFloor below the decision
+			// point when the cues argue for the tone, so cues that reach -LearnedFloor on
+			// their own decide whatever the threshold: exactly what the analyzer does.
+			if off := dev[i].off[k]; off > 0 && off+cues.LearnedFloor >= 0 {
+				p[k][i] = 1
+			}
 		}
 	}
 	m.devF1[1], m.thr[1] = bestF1(p[1], g[1])
