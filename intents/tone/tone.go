@@ -3,19 +3,21 @@
 // the cues that produced each score, and the running tone of a conversation.
 //
 // Word weights were learned from the GoEmotions train split (Demszky et al., ACL 2020,
-// Apache-2.0) by internal/trainmodel: one L2 logistic regression per tone over unigrams (marked
-// inside a negation scope), bigrams, 5-letter stems, letter 4-grams inside words (outside a
-// negation scope), question frames ("why ... ?") and VADER/punctuation features, each word
+// Apache-2.0) by internal/trainmodel: one L2 logistic regression per tone over unigrams and
+// 5-letter stems (both marked inside a negation scope), bigrams, letter 4-grams inside words
+// (outside a negation scope), question frames ("why ... ?") and VADER/punctuation features, each word
 // feature scaled by its naive-Bayes log-count ratio while learning (NBSVM; folded into the
 // stored weight), the average of four seeded runs. Each tone's threshold is tuned on dev with
-// the support cues added; frustration and anxiety share a budget of 9 % of gold-neutral dev
+// the support cues combined as at inference (cues.Combine: a cue arguing for a tone counts from
+// at most 3 logits below the decision point, so a confident "calm" reading of Reddit-like text
+// cannot cancel "still waiting"); frustration and anxiety share a budget of 9 % of gold-neutral dev
 // texts, spent on frustration's F1 while anxiety keeps a dev F1 of at least 0.55. The support
 // cues in internal/cues are Attune's own. The VADER lexicon is MIT-licensed, see
 // LICENSE-VADER.txt and NOTICE.md.
 //
-// GoEmotions test (`attune eval tone --goemotions`): F1 frustration 0.547, confusion 0.409,
-// anxiety 0.604, delight 0.781, neutral 0.605 (macro 0.589), apology false positives on neutral
-// 8.8 %; VADER conformance 100 % of 23,703 reference texts.
+// GoEmotions test (`attune eval tone --goemotions`): F1 frustration 0.557, confusion 0.413,
+// anxiety 0.570, delight 0.781, neutral 0.607 (macro 0.585), apology false positives on neutral
+// 8.3 %; VADER conformance 100 % of 23,703 reference texts.
 package tone
 
 import (
