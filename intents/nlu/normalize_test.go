@@ -55,9 +55,9 @@ func TestFeatures(t *testing.T) {
 	if len(f.word) != 7 {
 		t.Errorf("word features = %d, want 7", len(f.word))
 	}
-	// " reset " has 7 runes: 6+5+4+3 n-grams of length 2..5; " my ": 3+2+1;
-	// " pin ": 4+3+2+1.
-	if want := 18 + 6 + 10; len(f.char) != want {
+	// " reset " has 7 runes: 6+5+4 n-grams of length 2..4; " my ": 3+2+1;
+	// " pin ": 4+3+2.
+	if want := 15 + 6 + 9; len(f.char) != want {
 		t.Errorf("char features = %d, want %d", len(f.char), want)
 	}
 	var g rawFeatures

@@ -23,25 +23,33 @@ type Example struct {
 // held-out tenth of the HWU64 training split (never on a test split). The
 // server and `attune eval intents` both train with the zero value.
 type Options struct {
-	// Loss selects the linear model; the zero value is Logistic.
+	// Loss selects the linear model; the zero value is Ensemble.
 	Loss Loss
-	// Epochs is the number of passes of stochastic gradient descent.
+	// Epochs is the number of passes of stochastic gradient descent: 8 by
+	// default, 6 for each of the Ensemble's two trained parts (as accurate
+	// on the validation data as 8, and it keeps training within budget).
 	Epochs int
 	// C is the inverse L2 regularisation strength, as in scikit-learn's
 	// LinearSVC and LogisticRegression: the objective is
 	// C*sum(loss) + |W|^2/2. The default is 1 for SquaredHinge and 20 for
-	// Logistic.
+	// Logistic. The Ensemble trains each part with that part's default,
+	// which was chosen for it alone, and ignores C.
 	C float64
 	// LearningRate is the initial SGD step; it decays linearly to zero.
-	// The default is 0.3 for SquaredHinge and 1 for Logistic.
+	// The default is 0.3 for SquaredHinge and 1 for Logistic (the Ensemble
+	// uses each part's default and ignores it).
 	LearningRate float64
 	// Temperature divides the linear scores before the softmax that turns
 	// them into probabilities. The default is 0.15 for SquaredHinge, whose
 	// margins lie around -1 and +1, and 1 for Logistic, whose scores are
-	// already log-odds.
+	// already log-odds. The Ensemble's folded scores are log-odds too; the
+	// default there is 1 as well.
 	Temperature float64
 	// CharMin and CharMax bound the character n-grams taken inside each
-	// word (padded with a space on each side). CharMax < 0 disables them.
+	// word (padded with a space on each side); the defaults are 2 and 4.
+	// CharMax < 0 disables them. 5-grams (CharMax 5) were as accurate on
+	// the validation data with the Ensemble and cost a quarter more
+	// features per message, hence time in training and classification.
 	CharMin, CharMax int
 	// WordNgrams is the longest word n-gram (1 to 3).
 	WordNgrams int
@@ -63,6 +71,8 @@ type Options struct {
 	// (slightly worse on the CLINC150 validation split: messages are short
 	// and repeats are rare, so they may as well count in full).
 	SublinearTF bool
+	expSkip     bool
+	expStem     int
 	// Seed drives the example order of SGD; training is deterministic for a
 	// given seed and example list.
 	Seed uint64
@@ -72,8 +82,21 @@ type Options struct {
 type Loss int
 
 const (
-	// Logistic trains a multinomial logistic regression (the default).
-	Logistic Loss = iota
+	// Ensemble (the default) trains a Logistic and a SquaredHinge model on
+	// the same TF-IDF vectors and adds multinomial naive Bayes
+	// log-probabilities computed from them; all three are linear in the
+	// features, so their scores are folded into one weight matrix and a
+	// prediction costs what a single model's does. The scores are
+	// 0.7 x the logistic log-odds + 0.3 x the SVM margins / 0.15 + 0.045 x
+	// the naive Bayes log-likelihoods (additive smoothing 0.01), with the
+	// weights chosen on the CLINC150 validation split and three held-out
+	// tenths of the HWU64 training split. Against Logistic alone it raised
+	// the 151-class accuracy at the Larson threshold on CLINC150's
+	// validation split from 91.7 % to 92.5 % and the mean held-out HWU64
+	// accuracy from 89.2 % to 89.3 %, for about 70 % more training time.
+	Ensemble Loss = iota
+	// Logistic trains a multinomial logistic regression.
+	Logistic
 	// SquaredHinge trains one linear SVM per label against the others
 	// (one-vs-rest, squared hinge loss, as scikit-learn's LinearSVC) with
 	// one bias shared by all labels, and turns the margins into
@@ -84,20 +107,30 @@ const (
 	// On the CLINC150 validation split it is more accurate than Logistic
 	// (closed-set 93.5 % against 93.0 %, 151-class accuracy at the Larson
 	// threshold 92.2 % against 91.7 %) but rejects fewer out-of-scope
-	// queries (64 % against 73 % of oos_val), so it is not the default.
+	// queries (64 % against 73 % of oos_val) and is less accurate on
+	// held-out HWU64 data, so it is only a part of the Ensemble.
 	SquaredHinge
+)
+
+// The Ensemble's mixing weights (see Ensemble).
+const (
+	ensembleLogistic   = 0.7
+	ensembleHinge      = 0.3
+	ensembleNaiveBayes = 0.045
+	naiveBayesAlpha    = 0.01
 )
 
 // Defaults of Options.
 const (
 	defaultEpochs            = 8
+	ensembleEpochs           = 6
 	defaultHingeC            = 1
 	defaultHingeLearningRate = 0.3
 	defaultHingeTemperature  = 0.15
 	defaultLogisticC         = 20
 	defaultLogisticRate      = 1.0
 	defaultCharMin           = 2
-	defaultCharMax           = 5
+	defaultCharMax           = 4
 	defaultWordNgrams        = 2
 	defaultHashBits          = 20
 	defaultSeed              = 0x5eed
@@ -107,22 +140,25 @@ const (
 func (o Options) withDefaults() Options {
 	if o.Epochs <= 0 {
 		o.Epochs = defaultEpochs
+		if o.Loss == Ensemble {
+			o.Epochs = ensembleEpochs
+		}
 	}
 	if o.C <= 0 {
 		o.C = defaultHingeC
-		if o.Loss == Logistic {
+		if o.Loss != SquaredHinge {
 			o.C = defaultLogisticC
 		}
 	}
 	if o.LearningRate <= 0 {
 		o.LearningRate = defaultHingeLearningRate
-		if o.Loss == Logistic {
+		if o.Loss != SquaredHinge {
 			o.LearningRate = defaultLogisticRate
 		}
 	}
 	if o.Temperature <= 0 {
 		o.Temperature = defaultHingeTemperature
-		if o.Loss == Logistic {
+		if o.Loss != SquaredHinge {
 			o.Temperature = 1
 		}
 	}
@@ -217,7 +253,7 @@ func Train(examples []Example, opt Options) (*Model, error) {
 	if len(labels) < 2 {
 		return nil, ErrTooFewLabels
 	}
-	if opt.Loss != SquaredHinge && opt.Loss != Logistic {
+	if opt.Loss != SquaredHinge && opt.Loss != Logistic && opt.Loss != Ensemble {
 		return nil, fmt.Errorf("unknown loss %d", opt.Loss)
 	}
 	labelIndex := make(map[string]int32, len(labels))
@@ -279,7 +315,12 @@ func Train(examples []Example, opt Options) (*Model, error) {
 	}
 	raws = nil
 
-	w, bias := trainLinear(&x, y, len(labels), len(voc.idf), opt)
+	var w, bias []float32
+	if opt.Loss == Ensemble {
+		w, bias = trainEnsemble(&x, y, len(labels), len(voc.idf), opt)
+	} else {
+		w, bias = trainLinear(&x, y, len(labels), len(voc.idf), opt)
+	}
 
 	m := &Model{
 		labels:   labels,
@@ -309,6 +350,70 @@ type csr struct {
 func (x *csr) row(i int) ([]int32, []float32) {
 	a, b := x.rowPtr[i], x.rowPtr[i+1]
 	return x.cols[a:b], x.vals[a:b]
+}
+
+// trainEnsemble fits the Logistic and SquaredHinge parts of the Ensemble and
+// folds them, with the naive Bayes part, into one weight matrix whose scores
+// are log-odds. The SVM's bias is shared by all classes and so drops out of
+// the softmax.
+func trainEnsemble(x *csr, y []int32, k, nFeatures int, opt Options) ([]float32, []float32) {
+	lo := opt
+	lo.Loss, lo.C, lo.LearningRate = Logistic, defaultLogisticC, defaultLogisticRate
+	w, bias := trainLinear(x, y, k, nFeatures, lo)
+	ho := opt
+	ho.Loss, ho.C, ho.LearningRate = SquaredHinge, defaultHingeC, defaultHingeLearningRate
+	wh, _ := trainLinear(x, y, k, nFeatures, ho)
+	fl, fh := float32(ensembleLogistic), float32(ensembleHinge/defaultHingeTemperature)
+	for i := range w {
+		w[i] = fl*w[i] + fh*wh[i]
+	}
+	for c := range bias {
+		bias[c] *= fl
+	}
+	// wh is no longer needed: it holds the naive Bayes weights.
+	naiveBayes(wh, x, y, k, naiveBayesAlpha)
+	for i := range w {
+		w[i] += ensembleNaiveBayes * wh[i]
+	}
+	return w, bias
+}
+
+// naiveBayes sets nb (feature-major, k per feature) to the log-probabilities
+// of a multinomial naive Bayes model whose "counts" are the TF-IDF values of
+// x, with additive smoothing alpha, each feature's row centred on its mean.
+// Centring changes no softmax (a feature adds the same amount to every
+// class) but keeps a text's scores near zero, and so its confidence low,
+// when its features are equally likely under every class. The class priors
+// are left out: CLINC150's and most configurations' classes are balanced,
+// and the Logistic part learns biases.
+func naiveBayes(nb []float32, x *csr, y []int32, k int, alpha float64) {
+	clear(nb)
+	total := make([]float64, k)
+	for i, c := range y {
+		cols, vals := x.row(i)
+		for p, col := range cols {
+			nb[int(col)*k+int(c)] += vals[p]
+			total[c] += float64(vals[p])
+		}
+	}
+	nFeatures := len(nb) / k
+	logTotal := make([]float64, k)
+	for c := range total {
+		logTotal[c] = math.Log(total[c] + alpha*float64(nFeatures))
+	}
+	row := make([]float64, k)
+	for f := 0; f < nFeatures; f++ {
+		r := nb[f*k : f*k+k]
+		var mean float64
+		for c := range r {
+			row[c] = math.Log(float64(r[c])+alpha) - logTotal[c]
+			mean += row[c]
+		}
+		mean /= float64(k)
+		for c := range r {
+			r[c] = float32(row[c] - mean)
+		}
+	}
 }
 
 // trainLinear fits one row of class weights per feature with L2
