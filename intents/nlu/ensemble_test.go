@@ -136,7 +136,7 @@ func TestEnsembleFolds(t *testing.T) {
 		}
 	}
 	for c := range ens.bias {
-		if want := ensembleLogistic * logit.bias[c]; math.Abs(float64(ens.bias[c]-want)) > 1e-6 {
+		if want := float32(ensembleLogistic) * logit.bias[c]; math.Abs(float64(ens.bias[c]-want)) > 1e-6 {
 			t.Errorf("bias %d: got %v, want %v", c, ens.bias[c], want)
 		}
 	}
