@@ -191,8 +191,7 @@ func TestAgents(t *testing.T) {
 	})
 
 	t.Run("DeleteRequeuesOpenHandoffsAndKeepsHistory", func(t *testing.T) {
-		clock := newFakeClock(time.Date(2025, 6, 2, 14, 0, 0, 0, time.UTC))
-		db := MustOpenDBAt(t, filepath.Join(t.TempDir(), "a.db"), store.Options{Now: clock.Now})
+		db, clock := MustOpenDBWithClock(t, time.Date(2025, 6, 2, 14, 0, 0, 0, time.UTC))
 		MustCreateAgent(t, db, "admin", store.RoleAdmin)
 		ana := MustCreateAgent(t, db, "ana", store.RoleAgent)
 		bo := MustCreateAgent(t, db, "bo", store.RoleAgent)

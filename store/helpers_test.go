@@ -79,6 +79,14 @@ type fakeClock struct {
 
 func newFakeClock(start time.Time) *fakeClock { return &fakeClock{now: start} }
 
+// MustOpenDBWithClock opens a new store file whose clock starts at start and
+// moves only when the test sets it.
+func MustOpenDBWithClock(tb testing.TB, start time.Time) (*store.DB, *fakeClock) {
+	tb.Helper()
+	clock := newFakeClock(start)
+	return MustOpenDBAt(tb, filepath.Join(tb.TempDir(), "a.db"), store.Options{Now: clock.Now}), clock
+}
+
 func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -16,8 +15,7 @@ import (
 func TestRetentionDeletesHandoffRecordsAndNotes(t *testing.T) {
 	ctx := context.Background()
 	start := time.Date(2025, 6, 2, 14, 0, 0, 0, time.UTC)
-	clock := newFakeClock(start)
-	db := MustOpenDBAt(t, filepath.Join(t.TempDir(), "a.db"), store.Options{Now: clock.Now})
+	db, _ := MustOpenDBWithClock(t, start)
 	ana := MustCreateAgent(t, db, "ana", store.RoleAgent)
 	conv, _ := MustCreateConversation(t, db)
 	r := store.HandoffRecord{ID: "h", ConversationID: conv.ID, State: store.StateAgent, Reason: "asked",
@@ -50,8 +48,7 @@ func TestNotes(t *testing.T) {
 	start := time.Date(2025, 6, 2, 14, 0, 0, 0, time.UTC)
 
 	t.Run("InOrderWithAuthor", func(t *testing.T) {
-		clock := newFakeClock(start)
-		db := MustOpenDBAt(t, filepath.Join(t.TempDir(), "a.db"), store.Options{Now: clock.Now})
+		db, clock := MustOpenDBWithClock(t, start)
 		ana, err := db.CreateAgent(ctx, store.Agent{Login: "ana", Name: "Ana Silva"}, fakeHash("a"))
 		if err != nil {
 			t.Fatal(err)

@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -29,8 +28,7 @@ func TestSessions(t *testing.T) {
 	start := time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)
 
 	t.Run("ValidUntilExpiry", func(t *testing.T) {
-		clock := newFakeClock(start)
-		db := MustOpenDBAt(t, filepath.Join(t.TempDir(), "a.db"), store.Options{Now: clock.Now})
+		db, clock := MustOpenDBWithClock(t, start)
 		ana := MustCreateAgent(t, db, "ana", store.RoleAgent)
 		h := tokenHash("cookie-value")
 		expires := start.Add(8 * time.Hour)
@@ -62,8 +60,7 @@ func TestSessions(t *testing.T) {
 	})
 
 	t.Run("Errors", func(t *testing.T) {
-		clock := newFakeClock(start)
-		db := MustOpenDBAt(t, filepath.Join(t.TempDir(), "a.db"), store.Options{Now: clock.Now})
+		db, _ := MustOpenDBWithClock(t, start)
 		ana := MustCreateAgent(t, db, "ana", store.RoleAgent)
 		taken := MustCreateSession(t, db, ana.ID)
 		tests := []struct {
@@ -107,8 +104,7 @@ func TestSessions(t *testing.T) {
 	})
 
 	t.Run("DeleteExpiredSessions", func(t *testing.T) {
-		clock := newFakeClock(start)
-		db := MustOpenDBAt(t, filepath.Join(t.TempDir(), "a.db"), store.Options{Now: clock.Now})
+		db, _ := MustOpenDBWithClock(t, start)
 		ana := MustCreateAgent(t, db, "ana", store.RoleAgent)
 		hashes := map[time.Duration][]byte{}
 		for _, d := range []time.Duration{time.Hour, 2 * time.Hour, 3 * time.Hour} {
