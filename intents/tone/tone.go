@@ -22,10 +22,11 @@ package tone
 
 import (
 	"bufio"
+	"cmp"
 	_ "embed"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -321,6 +322,11 @@ func (a *Analyzer) Analyze(text string) Result {
 	}
 
 	r := Result{Compound: v.Compound, Pos: v.Pos, Neg: v.Neg, Neu: v.Neu, Scores: make(map[string]float64, numTones+1)}
+	if len(cueHits) > 0 || len(s.hits) > 0 {
+		// Room for the usual evidence (a cue or two and two learned phrases per plausible
+		// tone) in one allocation rather than a growing slice.
+		r.Evidence = make([]Cue, 0, 8)
+	}
 	var score [numTones]float64
 	best, bestTone := 0.0, -1
 	for t := 0; t < numTones; t++ {
@@ -390,7 +396,7 @@ func (a *Analyzer) Analyze(text string) Result {
 		for i := range ev {
 			ev[i].Weight = round3(ev[i].Weight)
 		}
-		sort.SliceStable(ev, func(i, j int) bool { return math.Abs(ev[i].Weight) > math.Abs(ev[j].Weight) })
+		slices.SortStableFunc(ev, func(x, y Cue) int { return cmp.Compare(math.Abs(y.Weight), math.Abs(x.Weight)) })
 	}
 	return r
 }
