@@ -103,7 +103,6 @@ func (r Result) Has(tone string, threshold float64) bool {
 type Analyzer struct {
 	lex   *vaderLexicon
 	feats featTable
-	w     [][4]float32
 	dense [feat.NumDense][4]float64
 	bias  [4]float64
 	cues  *cues.Set
@@ -115,15 +114,17 @@ type scratch struct {
 	vt   []vtoken
 	sent []float64
 	ft   []feat.Token
+	fh   []feat.Hashed
 	hits []hit
 	cues []cues.Hit
-	// seen[j] == gen marks feature j as counted in this call: a feature counts once per
-	// message, as in training.
-	seen []uint32
-	gen  uint32
+	// seen has bit j set while table slot j is counted in this call (a feature counts once
+	// per message, as in training); the bits of s.hits are cleared when the call ends, so a
+	// call touches only its own few words of this bitmap.
+	seen []uint64
 }
 
-// hit is one weighted feature of the message and the words [from, to] it covers.
+// hit is one weighted feature of the message (its featTable slot) and the words [from, to]
+// it covers.
 type hit struct {
 	feat     int32
 	from, to int32
@@ -145,6 +146,7 @@ func (a *Analyzer) loadWeights(file string) error {
 	line := 0
 	seenBias := false
 	var hashes []uint64
+	var rows [][4]float32
 	for sc.Scan() {
 		line++
 		s := sc.Text()
@@ -181,7 +183,7 @@ func (a *Analyzer) loadWeights(file string) error {
 			}
 		default:
 			hashes = append(hashes, feat.Hash(name))
-			a.w = append(a.w, [4]float32{float32(v[0]), float32(v[1]), float32(v[2]), float32(v[3])})
+			rows = append(rows, [4]float32{float32(v[0]), float32(v[1]), float32(v[2]), float32(v[3])})
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -190,54 +192,59 @@ func (a *Analyzer) loadWeights(file string) error {
 	if !seenBias {
 		return fmt.Errorf("no _bias row")
 	}
-	a.feats = newFeatTable(hashes)
+	a.feats = newFeatTable(hashes, rows)
 	return nil
 }
 
 // featTable maps feature hashes to weight rows with open addressing: a lookup per word
 // feature is the analyzer's hottest path, and this is several times cheaper than a Go map.
-// Each slot keeps its hash and row side by side so a probe touches one cache line: with
-// letter-group features a message makes about a hundred lookups into a table of a few MB,
-// and most of them miss the cache.
+// Each slot keeps its hash and weights side by side in 32 bytes, so a probe and the weights of
+// a hit touch one cache line: with letter-group features a message makes about a hundred
+// lookups into a table of 2 MB, and most of them miss the cache.
 type featTable struct {
 	slots []featSlot
 	shift uint
+	// rows is how many weight rows were loaded, repeated names included.
+	rows int
 }
 
 type featSlot struct {
-	key uint64
-	row int32 // -1 when empty
+	key  uint64
+	w    [4]float32
+	used bool
 }
 
-func newFeatTable(hashes []uint64) featTable {
+func newFeatTable(hashes []uint64, rows [][4]float32) featTable {
+	// A load factor of at most 2/3: linear probing stays short and the table half the size
+	// of one at 1/2, which matters more here than a probe or two in the same cache line.
 	size, shift := 1, uint(64)
-	for size < 2*len(hashes)+1 {
+	for size < len(hashes)+len(hashes)/2+1 {
 		size <<= 1
 		shift--
 	}
-	t := featTable{slots: make([]featSlot, size), shift: shift}
-	for i := range t.slots {
-		t.slots[i].row = -1
-	}
+	t := featTable{slots: make([]featSlot, size), shift: shift, rows: len(rows)}
 	for row, h := range hashes {
 		slot := t.slot(h)
-		for t.slots[slot].row >= 0 && t.slots[slot].key != h {
+		for t.slots[slot].used && t.slots[slot].key != h {
 			slot = (slot + 1) & (len(t.slots) - 1)
 		}
 		// A repeated name keeps its last row, as the map it replaces did.
-		t.slots[slot] = featSlot{key: h, row: int32(row)}
+		t.slots[slot] = featSlot{key: h, w: rows[row], used: true}
 	}
 	return t
 }
 
 func (t *featTable) slot(h uint64) int { return int((h * 0x9E3779B97F4A7C15) >> t.shift) }
 
-// get returns the weight row of hash h, or -1.
+// get returns the slot of hash h, or -1.
 func (t *featTable) get(h uint64) int32 {
 	for slot := t.slot(h); ; slot = (slot + 1) & (len(t.slots) - 1) {
 		e := &t.slots[slot]
-		if e.row < 0 || e.key == h {
-			return e.row
+		if !e.used {
+			return -1
+		}
+		if e.key == h {
+			return int32(slot)
 		}
 	}
 }
@@ -291,22 +298,30 @@ func (a *Analyzer) Analyze(text string) Result {
 		}
 	}
 	s.hits = s.hits[:0]
-	s.gen++
-	if s.gen == 0 || len(s.seen) != len(a.w) {
-		s.seen, s.gen = make([]uint32, len(a.w)), 1
+	if n := (len(a.feats.slots) + 63) / 64; len(s.seen) != n {
+		s.seen = make([]uint64, n)
 	}
-	feat.Each(toks, func(h uint64, from, to int) {
-		j := a.feats.get(h)
-		if j < 0 || s.seen[j] == s.gen {
-			return
+	s.fh = feat.Hashes(toks, s.fh[:0])
+	for _, f := range s.fh {
+		j := a.feats.get(f.H)
+		if j < 0 {
+			continue
 		}
-		s.seen[j] = s.gen
-		w := &a.w[j]
+		bit := &s.seen[j>>6]
+		if *bit&(1<<(j&63)) != 0 {
+			continue
+		}
+		*bit |= 1 << (j & 63)
+		w := &a.feats.slots[j].w
+		// Added in feature order, one tone at a time, exactly as the weights were checked.
 		for k, t := range learned {
 			z[t] += float64(w[k])
 		}
-		s.hits = append(s.hits, hit{feat: j, from: int32(from), to: int32(to)})
-	})
+		s.hits = append(s.hits, hit{feat: j, from: f.From, to: f.To})
+	}
+	for _, h := range s.hits {
+		s.seen[h.feat>>6] &^= 1 << (h.feat & 63)
+	}
 
 	// Support cues, combined with the learned logits as the thresholds were tuned.
 	s.cues = a.cues.Match(toks, s.cues[:0])
@@ -380,7 +395,7 @@ func (a *Analyzer) Analyze(text string) Result {
 					runW = 0
 				}
 				run = h
-				runW += float64(a.w[h.feat][k])
+				runW += float64(a.feats.slots[h.feat].w[k])
 			}
 			if len(s.hits) > 0 {
 				consider(run, runW)

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/attune-chat/attune/intents/tone/internal/feat"
 )
 
 var shared = New()
@@ -282,14 +284,15 @@ func TestWeightsFileLoadsEveryFeature(t *testing.T) {
 			}
 		}
 	}
-	if len(shared.w) != hashed {
-		t.Fatalf("loaded %d word features, the file has %d (of %d feature lines)", len(shared.w), hashed, features)
+	if shared.feats.rows != hashed {
+		t.Fatalf("loaded %d word features, the file has %d (of %d feature lines)", shared.feats.rows, hashed, features)
 	}
 	probe := &Analyzer{}
 	if err := probe.loadWeights("#feature\tfrustration\tconfusion\tanxiety\tdelight\n# a comment\n_bias\t0\t0\t0\t0\n# hours\t1\t0\t0\t0\n"); err != nil {
 		t.Fatal(err)
 	}
-	if len(probe.w) != 1 || probe.w[0][0] != 1 {
-		t.Fatalf("a feature named %q was not loaded: %v", "# hours", probe.w)
+	j := probe.feats.get(feat.Hash("# hours"))
+	if probe.feats.rows != 1 || j < 0 || probe.feats.slots[j].w[0] != 1 {
+		t.Fatalf("a feature named %q was not loaded: %d rows, slot %d", "# hours", probe.feats.rows, j)
 	}
 }

@@ -21,6 +21,9 @@ type Token struct {
 	// Question marks the last word of a question: a '?' follows it, with at most spaces,
 	// quotes or '!' between ("what do you mean?!").
 	Question bool
+	// Hash is Hash(Text), computed once here because the unigram and bigram features and the
+	// support-cue lookup all start from it.
+	Hash uint64
 }
 
 // negScope is how many words a negator reaches, the usual window in sentiment work.
@@ -74,7 +77,7 @@ func Tokenize(text string, buf []Token) []Token {
 			w = w[:len(w)-1]
 		}
 		if w != "" {
-			t := Token{Text: w, Start: start, End: end, BreakBefore: brk || len(buf) == base, Upper: upper >= 2 && lower == 0}
+			t := Token{Text: w, Hash: Hash(w), Start: start, End: end, BreakBefore: brk || len(buf) == base, Upper: upper >= 2 && lower == 0}
 			if t.BreakBefore {
 				scope = 0
 			}
@@ -227,24 +230,39 @@ func charGrams(t *Token) int {
 	return len(t.Text) + 2 - charN + 1
 }
 
-// charAt returns byte k of "<" + w + ">".
-func charAt(w string, k int) byte {
-	switch {
-	case k == 0:
-		return '<'
-	case k == len(w)+1:
-		return '>'
-	}
-	return w[k-1]
+// Hashed is one word feature of a message: its hash and the indexes [From, To] of the words it
+// covers, for evidence.
+type Hashed struct {
+	H        uint64
+	From, To int32
 }
 
-// Each calls fn with the hash of every word feature of toks, in order. Per word: the unigram
+// Hashes of the fixed feature prefixes, so a feature costs only the hashing of its word.
+var (
+	hashNot      = Hash("NOT_")
+	hashNotStem  = Hash("NOT_~")
+	hashStem     = Hash("~")
+	hashGram     = Hash("^")
+	hashQuestion = Hash("?")
+	hashQFrame   = Hash("Q<")
+)
+
+// Each calls fn with the hash of every word feature of toks, in the order of Hashes.
+func Each(toks []Token, fn func(h uint64, from, to int)) {
+	for _, f := range Hashes(toks, nil) {
+		fn(f.H, int(f.From), int(f.To))
+	}
+}
+
+// Hashes appends the hash of every word feature of toks to buf, in order. Per word: the unigram
 // and its 5-letter stem "~" (both prefixed "NOT_" inside a negation scope), its character
 // 4-grams "^" (outside a negation scope),
 // and for the last word of a question "?" + word, "?" and "Q<" + the clause's first word
-// ("why ... ?"); then the bigram "w1 w2" of adjacent words in one clause. [from, to] are the
-// indexes of the words the feature covers, for evidence.
-func Each(toks []Token, fn func(h uint64, from, to int)) {
+// ("why ... ?"); then the bigram "w1 w2" of adjacent words in one clause. The analyzer takes
+// them as a slice rather than through a callback so that its weight-table lookups, which
+// mostly miss the cache, are independent loads the processor can overlap. toks must come from
+// Tokenize (the word hashes are reused).
+func Hashes(toks []Token, buf []Hashed) []Hashed {
 	clause := 0
 	for i := range toks {
 		t := &toks[i]
@@ -252,35 +270,49 @@ func Each(toks []Token, fn func(h uint64, from, to int)) {
 		if t.BreakBefore {
 			clause = i
 		}
-		h := uint64(offset64)
+		i32 := int32(i)
 		if t.Neg {
-			h = hashAdd(h, "NOT_")
-		}
-		fn(hashAdd(h, w), i, i)
-		if len(w) > stemLen {
-			// The stem is marked like the word, or "not confused" would still fire the
-			// "~confu" learned from "confused" and "confusing".
-			fn(hashAdd(hashAdd(h, "~"), w[:stemLen]), i, i)
-		}
-		for s, n := 0, charGrams(t); s < n; s++ {
-			g := hashAdd(offset64, "^")
-			for k := s; k < s+charN; k++ {
-				g ^= uint64(charAt(w, k))
-				g *= prime64
+			buf = append(buf, Hashed{hashAdd(hashNot, w), i32, i32})
+			if len(w) > stemLen {
+				// The stem is marked like the word, or "not confused" would still fire the
+				// "~confu" learned from "confused" and "confusing".
+				buf = append(buf, Hashed{hashAdd(hashNotStem, w[:stemLen]), i32, i32})
 			}
-			fn(g, i, i)
+		} else {
+			buf = append(buf, Hashed{t.Hash, i32, i32})
+			if len(w) > stemLen {
+				buf = append(buf, Hashed{hashAdd(hashStem, w[:stemLen]), i32, i32})
+			}
+		}
+		if n := charGrams(t); n == 1 {
+			// A two-letter word has the single gram "<" + w + ">".
+			g := hashAdd((hashGram^'<')*prime64, w)
+			buf = append(buf, Hashed{(g ^ '>') * prime64, i32, i32})
+		} else if n > 1 {
+			// The grams of "<" + w + ">": the first and last take the markers.
+			g := hashGram
+			g = (g ^ '<') * prime64
+			g = hashAdd(g, w[:charN-1])
+			buf = append(buf, Hashed{g, i32, i32})
+			for s := 0; s+charN <= len(w); s++ {
+				buf = append(buf, Hashed{hashAdd(hashGram, w[s:s+charN]), i32, i32})
+			}
+			g = hashAdd(hashGram, w[len(w)-(charN-1):])
+			g = (g ^ '>') * prime64
+			buf = append(buf, Hashed{g, i32, i32})
 		}
 		if t.Question {
-			fn(hashAdd(hashAdd(offset64, "?"), w), i, i)
-			fn(hashAdd(offset64, "?"), i, i)
-			fn(hashAdd(hashAdd(offset64, "Q<"), toks[clause].Text), clause, clause)
+			c := int32(clause)
+			buf = append(buf, Hashed{hashAdd(hashQuestion, w), i32, i32},
+				Hashed{hashQuestion, i32, i32},
+				Hashed{hashAdd(hashQFrame, toks[clause].Text), c, c})
 		}
 		if i > 0 && !t.BreakBefore {
-			h2 := hashAdd(offset64, toks[i-1].Text)
-			h2 = hashAdd(h2, " ")
-			fn(hashAdd(h2, w), i-1, i)
+			h2 := (toks[i-1].Hash ^ ' ') * prime64
+			buf = append(buf, Hashed{hashAdd(h2, w), i32 - 1, i32})
 		}
 	}
+	return buf
 }
 
 // Keys returns the feature keys Each hashes, in the same order, for training and for
