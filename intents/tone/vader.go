@@ -69,9 +69,73 @@ var specialCases = map[string]float64{
 }
 
 // vaderLexicon is the parsed lexicon plus the word-class flags the rules look up, so a token
-// needs one map lookup instead of four.
+// needs one lookup instead of four. The lookup is open-addressed on an FNV-1a hash computed
+// while the token is lower-cased, since a string-keyed map lookup of every token was the
+// largest part of VADER's time; the word itself is compared on a hash match, so the result is
+// exactly the map's.
 type vaderLexicon struct {
-	words map[string]lexEntry
+	slots []lexSlot
+	shift uint
+	ents  []lexWord
+}
+
+type lexSlot struct {
+	hash uint64
+	ent  int32 // index into ents plus one; 0 when empty
+}
+
+type lexWord struct {
+	word string
+	lexEntry
+}
+
+// FNV-1a parameters of the lexicon hash.
+const (
+	lexOffset = 14695981039346656037
+	lexPrime  = 1099511628211
+)
+
+func lexHash(s string) uint64 {
+	h := uint64(lexOffset)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= lexPrime
+	}
+	return h
+}
+
+func (lx *vaderLexicon) buildTable(words map[string]lexEntry) {
+	size, shift := 1, uint(64)
+	for size < 2*len(words) {
+		size <<= 1
+		shift--
+	}
+	lx.slots, lx.shift = make([]lexSlot, size), shift
+	lx.ents = make([]lexWord, 0, len(words))
+	for w, e := range words {
+		lx.ents = append(lx.ents, lexWord{w, e})
+		h := lexHash(w)
+		i := int((h * 0x9E3779B97F4A7C15) >> shift)
+		for lx.slots[i].ent != 0 {
+			i = (i + 1) & (size - 1)
+		}
+		lx.slots[i] = lexSlot{hash: h, ent: int32(len(lx.ents))}
+	}
+}
+
+// lookup returns the entry of the lower-cased word low, whose lexHash is h.
+func (lx *vaderLexicon) lookup(low string, h uint64) lexEntry {
+	for i := int((h * 0x9E3779B97F4A7C15) >> lx.shift); ; i = (i + 1) & (len(lx.slots) - 1) {
+		sl := &lx.slots[i]
+		if sl.ent == 0 {
+			return lexEntry{}
+		}
+		if sl.hash == h {
+			if e := &lx.ents[sl.ent-1]; e.word == low {
+				return e.lexEntry
+			}
+		}
+	}
 }
 
 // lexEntry describes one lower-cased word: its valence if it is in the lexicon, its booster
@@ -86,7 +150,8 @@ type lexEntry struct {
 }
 
 func newVaderLexicon() *vaderLexicon {
-	lx := &vaderLexicon{words: make(map[string]lexEntry, 8000)}
+	lx := &vaderLexicon{}
+	words := make(map[string]lexEntry, 8000)
 	for _, line := range strings.Split(strings.TrimRight(vaderLexiconFile, "\n"), "\n") {
 		if line == "" {
 			continue
@@ -99,27 +164,28 @@ func newVaderLexicon() *vaderLexicon {
 		if err != nil {
 			continue
 		}
-		e := lx.words[fields[0]]
+		e := words[fields[0]]
 		e.valence, e.inLex = v, true
-		lx.words[fields[0]] = e
+		words[fields[0]] = e
 	}
 	for w, s := range boosterWords {
-		e := lx.words[w]
+		e := words[w]
 		e.booster, e.isBooster = s, true
-		lx.words[w] = e
+		words[w] = e
 	}
 	for _, w := range negateWords {
-		e := lx.words[w]
+		e := words[w]
 		e.negates = true
-		lx.words[w] = e
+		words[w] = e
 	}
 	for k := range specialCases {
 		for _, w := range strings.Fields(k) {
-			e := lx.words[w]
+			e := words[w]
 			e.idiom = true
-			lx.words[w] = e
+			words[w] = e
 		}
 	}
+	lx.buildTable(words)
 	return lx
 }
 
@@ -192,17 +258,6 @@ func stripPunc(tok string) string {
 	return s
 }
 
-// toLower is strings.ToLower with an allocation-free fast path for lower-case ASCII.
-func toLower(s string) string {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= utf8.RuneSelf || (c >= 'A' && c <= 'Z') {
-			return strings.ToLower(s)
-		}
-	}
-	return s
-}
-
 // tokenize splits text as SentiText does, appending to buf to avoid allocations.
 func (lx *vaderLexicon) tokenize(text string, buf []vtoken) []vtoken {
 	start := -1
@@ -226,9 +281,33 @@ func (lx *vaderLexicon) tokenize(text string, buf []vtoken) []vtoken {
 
 func (lx *vaderLexicon) appendToken(buf []vtoken, raw string) []vtoken {
 	raw = stripPunc(raw)
-	low := toLower(raw)
-	t := vtoken{raw: raw, low: low, upper: pyIsUpper(raw)}
-	t.lexEntry = lx.words[low]
+	// One pass for plain ASCII tokens: is it lower case already, Python's isupper, and the
+	// hash of its lower-cased form.
+	h := uint64(lexOffset)
+	hasUpper, hasLower := false, false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			low := strings.ToLower(raw)
+			t := vtoken{raw: raw, low: low, upper: pyIsUpper(raw)}
+			t.lexEntry = lx.lookup(low, lexHash(low))
+			return append(buf, t)
+		case 'A' <= c && c <= 'Z':
+			hasUpper = true
+			c += 'a' - 'A'
+		case 'a' <= c && c <= 'z':
+			hasLower = true
+		}
+		h ^= uint64(c)
+		h *= lexPrime
+	}
+	low := raw
+	if hasUpper {
+		low = strings.ToLower(raw)
+	}
+	t := vtoken{raw: raw, low: low, upper: hasUpper && !hasLower}
+	t.lexEntry = lx.lookup(low, h)
 	return append(buf, t)
 }
 

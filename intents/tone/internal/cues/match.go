@@ -34,13 +34,44 @@ type Hit struct {
 
 // Set is the compiled cue table; it is immutable and safe for concurrent use.
 type Set struct {
-	List  []Cue
-	first map[string][]int32 // first word -> indexes into List, longest phrase first
+	List []Cue
+	// first maps a first word's feat.Hash to the indexes into List of the cues starting with
+	// it, longest phrase first. It is open-addressed on the hash Tokenize already computed,
+	// because a string-keyed map lookup on every word was a tenth of the analyzer's time.
+	first []firstSlot
+	shift uint
+}
+
+type firstSlot struct {
+	hash uint64
+	word string // the first word itself: a hash collision must not match a cue
+	cues []cand
+}
+
+// cand is a cue under its first word, small so that the scan over the dozens of cues starting
+// with "for" or "still" stays cheap: most are rejected on the second word's hash.
+type cand struct {
+	second uint64 // feat.Hash of the second word; 0 for a one-word cue
+	cue    int32
+	n      int32 // words in the phrase
+}
+
+// lookup returns the cues whose first word is the text of t, or nil.
+func (s *Set) lookup(t *feat.Token) []cand {
+	for i := int((t.Hash * 0x9E3779B97F4A7C15) >> s.shift); ; i = (i + 1) & (len(s.first) - 1) {
+		e := &s.first[i]
+		if e.cues == nil {
+			return nil
+		}
+		if e.hash == t.Hash && e.word == t.Text {
+			return e.cues
+		}
+	}
 }
 
 // New compiles the cue table.
 func New() *Set {
-	s := &Set{first: map[string][]int32{}}
+	s := &Set{}
 	for _, c := range table {
 		m := Cue{Phrase: c.phrase, W: c.w, Negatable: c.negatable, Words: strings.Fields(strings.ToLower(c.phrase))}
 		if len(m.Words) == 0 {
@@ -57,26 +88,47 @@ func New() *Set {
 		}
 		s.List = append(s.List, m)
 	}
+	byFirst := map[string][]int32{}
 	for i, m := range s.List {
-		s.first[m.Words[0]] = append(s.first[m.Words[0]], int32(i))
+		byFirst[m.Words[0]] = append(byFirst[m.Words[0]], int32(i))
 	}
-	for k, list := range s.first {
+	size, shift := 1, uint(64)
+	for size < 4*len(byFirst) {
+		size <<= 1
+		shift--
+	}
+	s.first, s.shift = make([]firstSlot, size), shift
+	for w, list := range byFirst {
 		sort.SliceStable(list, func(x, y int) bool { return len(s.List[list[x]].Words) > len(s.List[list[y]].Words) })
-		s.first[k] = list
+		cands := make([]cand, len(list))
+		for k, ci := range list {
+			m := &s.List[ci]
+			cands[k] = cand{cue: ci, n: int32(len(m.Words))}
+			if len(m.Words) > 1 {
+				cands[k].second = feat.Hash(m.Words[1])
+			}
+		}
+		h := feat.Hash(w)
+		i := int((h * 0x9E3779B97F4A7C15) >> shift)
+		for s.first[i].cues != nil {
+			i = (i + 1) & (size - 1)
+		}
+		s.first[i] = firstSlot{hash: h, word: w, cues: cands}
 	}
 	return s
 }
 
-// Match appends the cues found in toks to buf: at each word the longest phrase wins and the
-// words it covers are skipped.
+// Match appends the cues found in toks (from feat.Tokenize, whose word hashes it uses) to buf:
+// at each word the longest phrase wins and the words it covers are skipped.
 func (s *Set) Match(toks []feat.Token, buf []Hit) []Hit {
 	for i := 0; i < len(toks); {
 		matched := 0
-		for _, ci := range s.first[toks[i].Text] {
-			m := &s.List[ci]
-			if i+len(m.Words) > len(toks) {
+		for _, c := range s.lookup(&toks[i]) {
+			if i+int(c.n) > len(toks) || (c.n > 1 && toks[i+1].Hash != c.second) {
 				continue
 			}
+			ci := c.cue
+			m := &s.List[ci]
 			ok := true
 			for k := 1; k < len(m.Words); k++ {
 				if toks[i+k].Text != m.Words[k] {
