@@ -302,6 +302,9 @@ func (a *Analyzer) Analyze(text string) Result {
 		s.seen = make([]uint64, n)
 	}
 	s.fh = feat.Hashes(toks, s.fh[:0])
+	// The four learned logits are summed in registers, each in feature order as before, so
+	// the sums are bit for bit those of adding into z directly.
+	z0, z1, z2, z3 := z[learned[0]], z[learned[1]], z[learned[2]], z[learned[3]]
 	for _, f := range s.fh {
 		j := a.feats.get(f.H)
 		if j < 0 {
@@ -313,12 +316,13 @@ func (a *Analyzer) Analyze(text string) Result {
 		}
 		*bit |= 1 << (j & 63)
 		w := &a.feats.slots[j].w
-		// Added in feature order, one tone at a time, exactly as the weights were checked.
-		for k, t := range learned {
-			z[t] += float64(w[k])
-		}
+		z0 += float64(w[0])
+		z1 += float64(w[1])
+		z2 += float64(w[2])
+		z3 += float64(w[3])
 		s.hits = append(s.hits, hit{feat: j, from: f.From, to: f.To})
 	}
+	z[learned[0]], z[learned[1]], z[learned[2]], z[learned[3]] = z0, z1, z2, z3
 	for _, h := range s.hits {
 		s.seen[h.feat>>6] &^= 1 << (h.feat & 63)
 	}

@@ -261,17 +261,27 @@ func stripPunc(tok string) string {
 // tokenize splits text as SentiText does, appending to buf to avoid allocations.
 func (lx *vaderLexicon) tokenize(text string, buf []vtoken) []vtoken {
 	start := -1
-	for i, r := range text {
-		if isPySpace(r) {
+	for i := 0; i < len(text); {
+		var space bool
+		size := 1
+		if c := text[i]; c < utf8.RuneSelf {
+			// ASCII fast path: Python splits on \t \n \v \f \r, the information separators
+			// 0x1c-0x1f and the space.
+			space = c == ' ' || ('\t' <= c && c <= '\r') || (0x1c <= c && c <= 0x1f)
+		} else {
+			var r rune
+			r, size = utf8.DecodeRuneInString(text[i:])
+			space = isPySpace(r)
+		}
+		if space {
 			if start >= 0 {
 				buf = lx.appendToken(buf, text[start:i])
 				start = -1
 			}
-			continue
-		}
-		if start < 0 {
+		} else if start < 0 {
 			start = i
 		}
+		i += size
 	}
 	if start >= 0 {
 		buf = lx.appendToken(buf, text[start:])
@@ -306,9 +316,12 @@ func (lx *vaderLexicon) appendToken(buf []vtoken, raw string) []vtoken {
 	if hasUpper {
 		low = strings.ToLower(raw)
 	}
-	t := vtoken{raw: raw, low: low, upper: hasUpper && !hasLower}
+	// Filled in place: copying a whole token into the slice costs a bulk write barrier.
+	buf = append(buf, vtoken{})
+	t := &buf[len(buf)-1]
+	t.raw, t.low, t.upper = raw, low, hasUpper && !hasLower
 	t.lexEntry = lx.lookup(low, h)
-	return append(buf, t)
+	return buf
 }
 
 // negatedWord mirrors negated([w]) of the reference for one lower-cased word.

@@ -2,6 +2,7 @@ package cues
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -45,26 +46,28 @@ type Set struct {
 type firstSlot struct {
 	hash uint64
 	word string // the first word itself: a hash collision must not match a cue
-	cues []cand
+	// groups holds the longer cues by their second word, so that of the dozens of cues
+	// starting with "for" or "still" only those sharing the message's next word are tried.
+	groups []group
+	// single is the one-word cue of this word, or -1; it is tried after every longer one.
+	single int32
 }
 
-// cand is a cue under its first word, small so that the scan over the dozens of cues starting
-// with "for" or "still" stays cheap: most are rejected on the second word's hash.
-type cand struct {
-	second uint64 // feat.Hash of the second word; 0 for a one-word cue
-	cue    int32
-	n      int32 // words in the phrase
+// group lists the cues sharing a first and second word, longest phrase first.
+type group struct {
+	second uint64 // feat.Hash of the second word
+	cues   []int32
 }
 
-// lookup returns the cues whose first word is the text of t, or nil.
-func (s *Set) lookup(t *feat.Token) []cand {
+// lookup returns the slot of t's word, or nil.
+func (s *Set) lookup(t *feat.Token) *firstSlot {
 	for i := int((t.Hash * 0x9E3779B97F4A7C15) >> s.shift); ; i = (i + 1) & (len(s.first) - 1) {
 		e := &s.first[i]
-		if e.cues == nil {
+		if e.word == "" {
 			return nil
 		}
 		if e.hash == t.Hash && e.word == t.Text {
-			return e.cues
+			return e
 		}
 	}
 }
@@ -100,20 +103,27 @@ func New() *Set {
 	s.first, s.shift = make([]firstSlot, size), shift
 	for w, list := range byFirst {
 		sort.SliceStable(list, func(x, y int) bool { return len(s.List[list[x]].Words) > len(s.List[list[y]].Words) })
-		cands := make([]cand, len(list))
-		for k, ci := range list {
-			m := &s.List[ci]
-			cands[k] = cand{cue: ci, n: int32(len(m.Words))}
-			if len(m.Words) > 1 {
-				cands[k].second = feat.Hash(m.Words[1])
-			}
-		}
 		h := feat.Hash(w)
+		e := firstSlot{hash: h, word: w, single: -1}
+		for _, ci := range list {
+			m := &s.List[ci]
+			if len(m.Words) == 1 {
+				e.single = ci
+				continue
+			}
+			h2 := feat.Hash(m.Words[1])
+			g := slices.IndexFunc(e.groups, func(g group) bool { return g.second == h2 })
+			if g < 0 {
+				e.groups = append(e.groups, group{second: h2})
+				g = len(e.groups) - 1
+			}
+			e.groups[g].cues = append(e.groups[g].cues, ci)
+		}
 		i := int((h * 0x9E3779B97F4A7C15) >> shift)
-		for s.first[i].cues != nil {
+		for s.first[i].word != "" {
 			i = (i + 1) & (size - 1)
 		}
-		s.first[i] = firstSlot{hash: h, word: w, cues: cands}
+		s.first[i] = e
 	}
 	return s
 }
@@ -122,38 +132,57 @@ func New() *Set {
 // at each word the longest phrase wins and the words it covers are skipped.
 func (s *Set) Match(toks []feat.Token, buf []Hit) []Hit {
 	for i := 0; i < len(toks); {
-		matched := 0
-		for _, c := range s.lookup(&toks[i]) {
-			if i+int(c.n) > len(toks) || (c.n > 1 && toks[i+1].Hash != c.second) {
-				continue
-			}
-			ci := c.cue
-			m := &s.List[ci]
-			ok := true
-			for k := 1; k < len(m.Words); k++ {
-				if toks[i+k].Text != m.Words[k] {
-					ok = false
+		e := s.lookup(&toks[i])
+		if e == nil {
+			i++
+			continue
+		}
+		ci := int32(-1)
+		if i+1 < len(toks) {
+			for _, g := range e.groups {
+				if g.second == toks[i+1].Hash {
+					ci = s.longest(toks, i, g.cues)
 					break
 				}
 			}
-			if !ok {
-				continue
-			}
-			h := Hit{Cue: ci, From: int32(i), To: int32(i + len(m.Words)), Negated: m.Negatable && toks[i].Neg, Emphasis: 1}
-			if toks[i].Upper {
-				h.Emphasis = 1.25
-			}
-			buf = append(buf, h)
-			matched = len(m.Words)
-			break
 		}
-		if matched > 0 {
-			i += matched
-		} else {
+		if ci < 0 {
+			ci = e.single
+		}
+		if ci < 0 {
 			i++
+			continue
 		}
+		n := len(s.List[ci].Words)
+		h := Hit{Cue: ci, From: int32(i), To: int32(i + n), Negated: s.List[ci].Negatable && toks[i].Neg, Emphasis: 1}
+		if toks[i].Upper {
+			h.Emphasis = 1.25
+		}
+		buf = append(buf, h)
+		i += n
 	}
 	return buf
+}
+
+// longest returns the first of cues (longest first) whose words all follow at toks[i], or -1.
+func (s *Set) longest(toks []feat.Token, i int, cues []int32) int32 {
+	for _, ci := range cues {
+		m := &s.List[ci]
+		if i+len(m.Words) > len(toks) {
+			continue
+		}
+		ok := true
+		for k := 1; k < len(m.Words); k++ {
+			if toks[i+k].Text != m.Words[k] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return ci
+		}
+	}
+	return -1
 }
 
 // Weight is a hit's logit contribution to tone t. Inside a negation scope a positive cue

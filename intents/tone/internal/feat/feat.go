@@ -77,8 +77,13 @@ func Tokenize(text string, buf []Token) []Token {
 			w = w[:len(w)-1]
 		}
 		if w != "" {
-			t := Token{Text: w, Hash: Hash(w), Start: start, End: end, BreakBefore: brk || len(buf) == base, Upper: upper >= 2 && lower == 0}
-			if t.BreakBefore {
+			// Filled in place: copying a whole token into the slice costs a bulk write barrier.
+			breakBefore := brk || len(buf) == base
+			buf = append(buf, Token{})
+			t := &buf[len(buf)-1]
+			t.Text, t.Hash, t.Start, t.End = w, Hash(w), start, end
+			t.BreakBefore, t.Upper = breakBefore, upper >= 2 && lower == 0
+			if breakBefore {
 				scope = 0
 			}
 			if scope > 0 {
@@ -88,7 +93,6 @@ func Tokenize(text string, buf []Token) []Token {
 			if IsNegator(w) {
 				scope = negScope
 			}
-			buf = append(buf, t)
 			brk = false
 			open = true
 		}
