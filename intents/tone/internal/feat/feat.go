@@ -207,7 +207,26 @@ func hashAdd(h uint64, s string) uint64 {
 }
 
 // Hash returns the hash of a feature key as written in the model file.
-func Hash(key string) uint64 { return hashAdd(offset64, key) }
+// A letter group "^abcd" is hashed from its four bytes packed in a word rather than byte by
+// byte: a message has several dozen of them, and packing lets Hashes roll the group along the
+// word. No other feature starts with '^', so keys never mix the two schemes.
+func Hash(key string) uint64 {
+	if len(key) == 1+charN && key[0] == '^' {
+		return gramHash(uint32(key[1])<<24 | uint32(key[2])<<16 | uint32(key[3])<<8 | uint32(key[4]))
+	}
+	return hashAdd(offset64, key)
+}
+
+// gramHash spreads four packed bytes over 64 bits (the splitmix64 finaliser, a bijection, so
+// distinct groups never collide with each other).
+func gramHash(g uint32) uint64 {
+	x := uint64(g) | 0x5e<<32
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
 
 // charN is the length of the character n-grams taken inside each word (with '<' and '>' marking
 // its ends), which let misspellings, elongations ("sooo") and rare inflections share evidence
@@ -246,7 +265,6 @@ var (
 	hashNot      = Hash("NOT_")
 	hashNotStem  = Hash("NOT_~")
 	hashStem     = Hash("~")
-	hashGram     = Hash("^")
 	hashQuestion = Hash("?")
 	hashQFrame   = Hash("Q<")
 )
@@ -288,22 +306,16 @@ func Hashes(toks []Token, buf []Hashed) []Hashed {
 				buf = append(buf, Hashed{hashAdd(hashStem, w[:stemLen]), i32, i32})
 			}
 		}
-		if n := charGrams(t); n == 1 {
-			// A two-letter word has the single gram "<" + w + ">".
-			g := hashAdd((hashGram^'<')*prime64, w)
-			buf = append(buf, Hashed{(g ^ '>') * prime64, i32, i32})
-		} else if n > 1 {
-			// The grams of "<" + w + ">": the first and last take the markers.
-			g := hashGram
-			g = (g ^ '<') * prime64
-			g = hashAdd(g, w[:charN-1])
-			buf = append(buf, Hashed{g, i32, i32})
-			for s := 0; s+charN <= len(w); s++ {
-				buf = append(buf, Hashed{hashAdd(hashGram, w[s:s+charN]), i32, i32})
+		if charGrams(t) > 0 {
+			// Roll the four bytes of each group of "<" + w + ">" along the word.
+			g := uint32('<')
+			for k := 0; k < len(w); k++ {
+				g = g<<8 | uint32(w[k])
+				if k >= charN-2 {
+					buf = append(buf, Hashed{gramHash(g), i32, i32})
+				}
 			}
-			g = hashAdd(hashGram, w[len(w)-(charN-1):])
-			g = (g ^ '>') * prime64
-			buf = append(buf, Hashed{g, i32, i32})
+			buf = append(buf, Hashed{gramHash(g<<8 | '>'), i32, i32})
 		}
 		if t.Question {
 			c := int32(clause)
