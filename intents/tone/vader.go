@@ -123,6 +123,43 @@ func (lx *vaderLexicon) buildTable(words map[string]lexEntry) {
 	}
 }
 
+// lookupFold returns the lexicon word equal to the ASCII word raw once lower-cased, whose
+// lower-cased form has lexHash h, so that a capitalised word in the lexicon needs no
+// lower-cased copy.
+func (lx *vaderLexicon) lookupFold(raw string, h uint64) (*lexWord, bool) {
+	for i := int((h * 0x9E3779B97F4A7C15) >> lx.shift); ; i = (i + 1) & (len(lx.slots) - 1) {
+		sl := &lx.slots[i]
+		if sl.ent == 0 {
+			return nil, false
+		}
+		if sl.hash != h {
+			continue
+		}
+		e := &lx.ents[sl.ent-1]
+		if len(e.word) != len(raw) {
+			continue
+		}
+		same := true
+		for k := 0; k < len(raw); k++ {
+			c := raw[k]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != e.word[k] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return e, true
+		}
+	}
+}
+
+// asciiLower holds the lower-case letters, so a capital standing alone ("I", "A") is
+// lower-cased without an allocation.
+const asciiLower = "abcdefghijklmnopqrstuvwxyz"
+
 // lookup returns the entry of the lower-cased word low, whose lexHash is h.
 func (lx *vaderLexicon) lookup(low string, h uint64) lexEntry {
 	for i := int((h * 0x9E3779B97F4A7C15) >> lx.shift); ; i = (i + 1) & (len(lx.slots) - 1) {
@@ -312,15 +349,24 @@ func (lx *vaderLexicon) appendToken(buf []vtoken, raw string) []vtoken {
 		h ^= uint64(c)
 		h *= lexPrime
 	}
-	low := raw
-	if hasUpper {
-		low = strings.ToLower(raw)
-	}
 	// Filled in place: copying a whole token into the slice costs a bulk write barrier.
 	buf = append(buf, vtoken{})
 	t := &buf[len(buf)-1]
-	t.raw, t.low, t.upper = raw, low, hasUpper && !hasLower
-	t.lexEntry = lx.lookup(low, h)
+	t.raw, t.low, t.upper = raw, raw, hasUpper && !hasLower
+	switch {
+	case !hasUpper:
+		t.lexEntry = lx.lookup(raw, h)
+	case len(raw) == 1:
+		k := raw[0] - 'A'
+		t.low = asciiLower[k : k+1]
+		t.lexEntry = lx.lookup(t.low, h)
+	default:
+		if e, ok := lx.lookupFold(raw, h); ok {
+			t.low, t.lexEntry = e.word, e.lexEntry
+		} else {
+			t.low = strings.ToLower(raw)
+		}
+	}
 	return buf
 }
 

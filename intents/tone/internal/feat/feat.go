@@ -102,28 +102,16 @@ func Tokenize(text string, buf []Token) []Token {
 		changed = false
 	}
 	word = scratch[:0]
+	// word holds the normalised word only once it differs from the text (changed); until
+	// then the text itself is the word and nothing is copied.
 	for i, r := range text {
 		if r < utf8.RuneSelf {
 			// ASCII fast path: most chat text never reaches the unicode tables.
 			c := byte(r)
-			switch {
-			case 'a' <= c && c <= 'z':
-				lower++
-			case 'A' <= c && c <= 'Z':
-				upper++
-				c += 'a' - 'A'
-				changed = true
-			case '0' <= c && c <= '9':
-				changed = true
-				if start < 0 {
-					start = i
-				}
-				if n := len(word); n > 0 && word[n-1] == '#' {
-					continue
-				}
-				c = '#'
-			case c == '\'':
-			default:
+			isLower := 'a' <= c && c <= 'z'
+			isUpper := 'A' <= c && c <= 'Z'
+			isDigit := '0' <= c && c <= '9'
+			if !isLower && !isUpper && !isDigit && c != '\'' {
 				flush(i)
 				switch c {
 				case '?':
@@ -141,7 +129,27 @@ func Tokenize(text string, buf []Token) []Token {
 			if start < 0 {
 				start = i
 			}
-			word = append(word, c)
+			switch {
+			case isLower:
+				lower++
+			case isUpper:
+				upper++
+				c += 'a' - 'A'
+				if !changed {
+					word, changed = append(word[:0], text[start:i]...), true
+				}
+			case isDigit:
+				if !changed {
+					word, changed = append(word[:0], text[start:i]...), true
+				}
+				if n := len(word); n > 0 && word[n-1] == '#' {
+					continue
+				}
+				c = '#'
+			}
+			if changed {
+				word = append(word, c)
+			}
 			continue
 		}
 		if r == utf8.RuneError {
@@ -152,22 +160,30 @@ func Tokenize(text string, buf []Token) []Token {
 			if start < 0 {
 				start = i
 			}
+			change := false
 			switch {
 			case r == '\u2019':
-				r, changed = '\'', true
+				r, change = '\'', true
 			case unicode.IsDigit(r):
-				changed = true
+				change = true
+			case unicode.IsUpper(r):
+				upper++
+				r, change = unicode.ToLower(r), true
+			case unicode.IsLower(r):
+				lower++
+			}
+			if change && !changed {
+				word, changed = append(word[:0], text[start:i]...), true
+			}
+			if unicode.IsDigit(r) {
 				if n := len(word); n > 0 && word[n-1] == '#' {
 					continue
 				}
 				r = '#'
-			case unicode.IsUpper(r):
-				upper++
-				r, changed = unicode.ToLower(r), true
-			case unicode.IsLower(r):
-				lower++
 			}
-			word = utf8.AppendRune(word, r)
+			if changed {
+				word = utf8.AppendRune(word, r)
+			}
 			continue
 		}
 		flush(i)
