@@ -289,7 +289,8 @@ func stripPunc(tok string) string {
 		j--
 	}
 	s := tok[i:j]
-	if len(s) <= 2 || utf8.RuneCountInString(s) <= 2 {
+	// Only a string of at most 8 bytes can be two runes or fewer, so longer words skip the count.
+	if len(s) <= 2 || (len(s) <= 2*utf8.UTFMax && utf8.RuneCountInString(s) <= 2) {
 		return tok
 	}
 	return s

@@ -322,16 +322,26 @@ func Hashes(toks []Token, buf []Hashed) []Hashed {
 				buf = append(buf, Hashed{hashAdd(hashStem, w[:stemLen]), i32, i32})
 			}
 		}
-		if charGrams(t) > 0 {
-			// Roll the four bytes of each group of "<" + w + ">" along the word.
+		if !t.Neg && len(w)+2 >= charN {
+			// Roll the four bytes of each group of "<" + w + ">" along the word; a non-ASCII
+			// byte takes back the word's groups, as charGrams rules.
+			mark, ascii := len(buf), true
 			g := uint32('<')
 			for k := 0; k < len(w); k++ {
+				if w[k] >= utf8.RuneSelf {
+					ascii = false
+					break
+				}
 				g = g<<8 | uint32(w[k])
 				if k >= charN-2 {
 					buf = append(buf, Hashed{gramHash(g), i32, i32})
 				}
 			}
-			buf = append(buf, Hashed{gramHash(g<<8 | '>'), i32, i32})
+			if ascii {
+				buf = append(buf, Hashed{gramHash(g<<8 | '>'), i32, i32})
+			} else {
+				buf = buf[:mark]
+			}
 		}
 		if t.Question {
 			c := int32(clause)
