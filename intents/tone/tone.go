@@ -117,6 +117,7 @@ type scratch struct {
 	fh   []feat.Hashed
 	hits []hit
 	cues []cues.Hit
+	ev   []Cue
 	// seen has bit j set while table slot j is counted in this call (a feature counts once
 	// per message, as in training); the bits of s.hits are cleared when the call ends, so a
 	// call touches only its own few words of this bitmap.
@@ -341,11 +342,9 @@ func (a *Analyzer) Analyze(text string) Result {
 	}
 
 	r := Result{Compound: v.Compound, Pos: v.Pos, Neg: v.Neg, Neu: v.Neu, Scores: make(map[string]float64, numTones+1)}
-	if len(cueHits) > 0 || len(s.hits) > 0 {
-		// Room for the usual evidence (a cue or two and two learned phrases per plausible
-		// tone) in one allocation rather than a growing slice.
-		r.Evidence = make([]Cue, 0, 8)
-	}
+	// Evidence is gathered in scratch and copied out at its exact size: one small allocation,
+	// and less garbage than room for the usual eight.
+	evid := s.ev[:0]
 	var score [numTones]float64
 	best, bestTone := 0.0, -1
 	for t := 0; t < numTones; t++ {
@@ -368,13 +367,13 @@ func (a *Analyzer) Analyze(text string) Result {
 		if score[t] < 0.3 && !anyCue(a, cueHits, t) {
 			continue
 		}
-		start := len(r.Evidence)
+		start := len(evid)
 		for _, h := range cueHits {
 			w := a.cues.Weight(h, t)
 			if w == 0 {
 				continue
 			}
-			r.Evidence = addEvidence(r.Evidence, start, Cue{Tone: Tones[t], Phrase: span(text, toks, int(h.From), int(h.To)-1), Weight: w})
+			evid = addEvidence(evid, start, Cue{Tone: Tones[t], Phrase: span(text, toks, int(h.From), int(h.To)-1), Weight: w})
 		}
 		if k := learnedIndex(t); k >= 0 && score[t] >= 0.3 {
 			// The two phrases whose features pushed hardest, so owners see what the model
@@ -408,15 +407,23 @@ func (a *Analyzer) Analyze(text string) Result {
 				if topW[n] < 0.3 {
 					continue
 				}
-				r.Evidence = addEvidence(r.Evidence, start, Cue{Tone: Tones[t], Phrase: span(text, toks, int(top[n].from), int(top[n].to)), Weight: topW[n]})
+				evid = addEvidence(evid, start, Cue{Tone: Tones[t], Phrase: span(text, toks, int(top[n].from), int(top[n].to)), Weight: topW[n]})
 			}
 		}
-		ev := r.Evidence[start:]
+		ev := evid[start:]
 		for i := range ev {
 			ev[i].Weight = round3(ev[i].Weight)
 		}
 		slices.SortStableFunc(ev, func(x, y Cue) int { return cmp.Compare(math.Abs(y.Weight), math.Abs(x.Weight)) })
 	}
+	s.ev = evid
+	if len(cueHits) > 0 || len(s.hits) > 0 {
+		// Non-nil even when empty, as callers have always seen it.
+		r.Evidence = make([]Cue, len(evid))
+		copy(r.Evidence, evid)
+	}
+	// The pooled scratch must not keep phrases of this message alive.
+	clear(evid)
 	return r
 }
 
