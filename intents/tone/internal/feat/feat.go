@@ -45,6 +45,44 @@ func isWordRune(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '\'' || r == '\u2019'
 }
 
+// appendWord appends the word text[start:end] (normalised as word when changed) unless it is
+// only apostrophes, and returns the negation scope after it and whether a word was added.
+func appendWord(buf []Token, text string, word []byte, changed bool, start, end int, breakBefore, upper bool, scope int) ([]Token, int, bool) {
+	// Reuse the text itself when normalising changed nothing, to save an allocation.
+	var w string
+	if changed {
+		w = string(word)
+	} else {
+		w = text[start:end]
+	}
+	// Trim apostrophes used as quotes.
+	for len(w) > 0 && w[0] == '\'' {
+		w = w[1:]
+	}
+	for len(w) > 0 && w[len(w)-1] == '\'' {
+		w = w[:len(w)-1]
+	}
+	if w == "" {
+		return buf, scope, false
+	}
+	// Filled in place: copying a whole token into the slice costs a bulk write barrier.
+	buf = append(buf, Token{})
+	t := &buf[len(buf)-1]
+	t.Text, t.Hash, t.Start, t.End = w, Hash(w), start, end
+	t.BreakBefore, t.Upper = breakBefore, upper
+	if breakBefore {
+		scope = 0
+	}
+	if scope > 0 {
+		t.Neg = true
+		scope--
+	}
+	if IsNegator(w) {
+		scope = negScope
+	}
+	return buf, scope, true
+}
+
 // Tokenize appends the words of text to buf. It never fails: invalid UTF-8 is read as U+FFFD
 // and dropped, and non-word characters only separate words.
 func Tokenize(text string, buf []Token) []Token {
@@ -53,110 +91,59 @@ func Tokenize(text string, buf []Token) []Token {
 	// open is true while the last word may still be closed by a '?'.
 	open := false
 	scope := 0
-	var word []byte
 	var scratch [64]byte
+	// word holds the normalised word only once it differs from the text (changed); until
+	// then the text itself is the word and nothing is copied. The per-word state is plain
+	// locals (no closure over them) so the byte loop keeps it in registers.
+	word := scratch[:0]
 	start := -1
 	upper, lower := 0, 0
 	changed := false
-	flush := func(end int) {
-		if start < 0 {
-			return
-		}
-		// Reuse the text itself when normalising changed nothing, to save an allocation.
-		var w string
-		if changed {
-			w = string(word)
-		} else {
-			w = text[start:end]
-		}
-		// Trim apostrophes used as quotes.
-		for len(w) > 0 && w[0] == '\'' {
-			w = w[1:]
-		}
-		for len(w) > 0 && w[len(w)-1] == '\'' {
-			w = w[:len(w)-1]
-		}
-		if w != "" {
-			// Filled in place: copying a whole token into the slice costs a bulk write barrier.
-			breakBefore := brk || len(buf) == base
-			buf = append(buf, Token{})
-			t := &buf[len(buf)-1]
-			t.Text, t.Hash, t.Start, t.End = w, Hash(w), start, end
-			t.BreakBefore, t.Upper = breakBefore, upper >= 2 && lower == 0
-			if breakBefore {
-				scope = 0
-			}
-			if scope > 0 {
-				t.Neg = true
-				scope--
-			}
-			if IsNegator(w) {
-				scope = negScope
-			}
-			brk = false
-			open = true
-		}
-		word = scratch[:0]
-		start = -1
-		upper, lower = 0, 0
-		changed = false
-	}
-	word = scratch[:0]
-	// word holds the normalised word only once it differs from the text (changed); until
-	// then the text itself is the word and nothing is copied.
 	for i, r := range text {
 		if r < utf8.RuneSelf {
 			// ASCII fast path: most chat text never reaches the unicode tables.
 			c := byte(r)
-			isLower := 'a' <= c && c <= 'z'
-			isUpper := 'A' <= c && c <= 'Z'
-			isDigit := '0' <= c && c <= '9'
-			if !isLower && !isUpper && !isDigit && c != '\'' {
-				flush(i)
-				switch c {
-				case '?':
-					if open && len(buf) > base {
-						buf[len(buf)-1].Question = true
-					}
-					open, brk = false, true
-				case '!':
-					brk = true
-				case '.', ';', ':', ',', '(', ')', '\n':
-					open, brk = false, true
+			switch {
+			case 'a' <= c && c <= 'z':
+				lower++
+				if start < 0 {
+					start = i
+				}
+				if changed {
+					word = append(word, c)
+				}
+				continue
+			case 'A' <= c && c <= 'Z':
+				upper++
+				if start < 0 {
+					start = i
+				}
+				if !changed {
+					word, changed = append(word[:0], text[start:i]...), true
+				}
+				word = append(word, c+('a'-'A'))
+				continue
+			case '0' <= c && c <= '9':
+				if start < 0 {
+					start = i
+				}
+				if !changed {
+					word, changed = append(word[:0], text[start:i]...), true
+				}
+				if n := len(word); n == 0 || word[n-1] != '#' {
+					word = append(word, '#')
+				}
+				continue
+			case c == '\'':
+				if start < 0 {
+					start = i
+				}
+				if changed {
+					word = append(word, c)
 				}
 				continue
 			}
-			if start < 0 {
-				start = i
-			}
-			switch {
-			case isLower:
-				lower++
-			case isUpper:
-				upper++
-				c += 'a' - 'A'
-				if !changed {
-					word, changed = append(word[:0], text[start:i]...), true
-				}
-			case isDigit:
-				if !changed {
-					word, changed = append(word[:0], text[start:i]...), true
-				}
-				if n := len(word); n > 0 && word[n-1] == '#' {
-					continue
-				}
-				c = '#'
-			}
-			if changed {
-				word = append(word, c)
-			}
-			continue
-		}
-		if r == utf8.RuneError {
-			flush(i)
-			continue
-		}
-		if isWordRune(r) {
+		} else if r != utf8.RuneError && isWordRune(r) {
 			if start < 0 {
 				start = i
 			}
@@ -186,13 +173,30 @@ func Tokenize(text string, buf []Token) []Token {
 			}
 			continue
 		}
-		flush(i)
+		// Any other character ends the word.
+		if start >= 0 {
+			var ok bool
+			buf, scope, ok = appendWord(buf, text, word, changed, start, i, brk || len(buf) == base, upper >= 2 && lower == 0, scope)
+			if ok {
+				brk, open = false, true
+			}
+			word, start, upper, lower, changed = scratch[:0], -1, 0, 0, false
+		}
 		switch r {
-		case '.', '!', '?', ';', ':', ',', '(', ')', '\n':
+		case '?':
+			if open && len(buf) > base {
+				buf[len(buf)-1].Question = true
+			}
+			open, brk = false, true
+		case '!':
 			brk = true
+		case '.', ';', ':', ',', '(', ')', '\n':
+			open, brk = false, true
 		}
 	}
-	flush(len(text))
+	if start >= 0 {
+		buf, _, _ = appendWord(buf, text, word, changed, start, len(text), brk || len(buf) == base, upper >= 2 && lower == 0, scope)
+	}
 	// "but" also ends a negation scope: "not bad but slow".
 	for i := base; i < len(buf); i++ {
 		if buf[i].Text == "but" {
