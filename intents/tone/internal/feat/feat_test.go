@@ -141,3 +141,24 @@ func TestEachSpans(t *testing.T) {
 		}
 	}
 }
+
+// Hashes rolls letter groups and reuses word hashes; whatever the text, it must still name
+// exactly the features Keys spells out, in the same order and with the same spans' words.
+func FuzzHashesMatchKeys(f *testing.F) {
+	for _, s := range []string{"", "ok", "a b", "I'm NOT ok at 6am", "naïve café?", "''quoted'' don't", "WHY?! why... ok?", "\xff\xfeab", "x’y 12 34ab"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		toks := Tokenize(text, nil)
+		got := Hashes(toks, nil)
+		keys := Keys(toks)
+		if len(got) != len(keys) {
+			t.Fatalf("%q: %d hashes, %d keys %q", text, len(got), len(keys), keys)
+		}
+		for i, k := range keys {
+			if got[i].H != Hash(k) {
+				t.Fatalf("%q: feature %d is %q but its hash differs", text, i, k)
+			}
+		}
+	})
+}
