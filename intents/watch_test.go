@@ -1,7 +1,6 @@
 package intents_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -13,25 +12,8 @@ import (
 	"time"
 
 	"github.com/attune-chat/attune/intents"
+	"github.com/attune-chat/attune/internal/syncbuf"
 )
-
-// syncBuffer is a log sink the watcher goroutine and the test can share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func watchedConfig(answer string) string {
 	return `version: 1
@@ -73,7 +55,7 @@ func TestWatch(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bakery.yaml")
 	writeAtomic(t, path, watchedConfig("first"))
 
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	applied := make(chan *intents.Config, 10)
 	var refuse sync.Map // answers that apply refuses, as a failed training would

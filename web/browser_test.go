@@ -30,6 +30,7 @@ import (
 	"github.com/attune-chat/attune/bot"
 	"github.com/attune-chat/attune/configs"
 	"github.com/attune-chat/attune/intents"
+	"github.com/attune-chat/attune/internal/syncbuf"
 	"github.com/attune-chat/attune/store"
 	"github.com/attune-chat/attune/web"
 	"github.com/chromedp/cdproto/accessibility"
@@ -82,7 +83,7 @@ func newTestServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatalf("train the demo configuration: %v", err)
 	}
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "attune.db"), store.Options{Logger: logger})
 	if err != nil {
@@ -113,7 +114,7 @@ func newTestServer(t *testing.T) *testServer {
 
 // stopStack shuts a test's server stack down in the order attune serve does, and shows the
 // server's log when the test failed.
-func stopStack(t *testing.T, srv *web.Server, hs *httptest.Server, engine *bot.Engine, db *store.DB, logs *lockedBuffer) {
+func stopStack(t *testing.T, srv *web.Server, hs *httptest.Server, engine *bot.Engine, db *store.DB, logs *syncbuf.Buffer) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
@@ -220,7 +221,7 @@ func newBrowser(t *testing.T) *browser {
 	t.Helper()
 	exe := findChromium(t)
 	profile := t.TempDir()
-	output := &lockedBuffer{}
+	output := &syncbuf.Buffer{}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe),
 		chromedp.Headless,
@@ -242,7 +243,7 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.CombinedOutput(output),
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	chromeLog := &lockedBuffer{}
+	chromeLog := &syncbuf.Buffer{}
 	logf := func(format string, args ...any) { fmt.Fprintf(chromeLog, format+"\n", args...) }
 	tabCtx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithErrorf(logf), chromedp.WithLogf(logf))
 
@@ -960,22 +961,4 @@ func abbreviate(s string) string {
 		return s[:120] + "…"
 	}
 	return s
-}
-
-// lockedBuffer collects output written from several goroutines (server logs, browser output).
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/attune-chat/attune/configs"
 	"github.com/attune-chat/attune/handoff"
 	"github.com/attune-chat/attune/intents"
+	"github.com/attune-chat/attune/internal/syncbuf"
 	"github.com/attune-chat/attune/store"
 	"github.com/attune-chat/attune/store/handoffstore"
 	"github.com/attune-chat/attune/web"
@@ -47,7 +48,7 @@ func newConsoleServer(t *testing.T) *consoleServer {
 	if err != nil {
 		t.Fatalf("train the demo configuration: %v", err)
 	}
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "attune.db"), store.Options{Logger: logger})
 	if err != nil {

@@ -1,7 +1,6 @@
 package llm
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -12,28 +11,11 @@ import (
 	"time"
 
 	"github.com/attune-chat/attune/intents"
+	"github.com/attune-chat/attune/internal/syncbuf"
 	openai "github.com/sashabaranov/go-openai"
 )
 
 const testKey = "sk-test-SECRET-key-0123456789"
-
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func loadShop(t testing.TB) *intents.Config {
 	t.Helper()
@@ -47,7 +29,7 @@ func loadShop(t testing.TB) *intents.Config {
 type testEnv struct {
 	c    *Client
 	f    *fakeOpenAI
-	logs *syncBuffer
+	logs *syncbuf.Buffer
 	cfg  *intents.Config
 }
 
@@ -70,7 +52,7 @@ func newTestClient(t testing.TB, mutate func(*intents.LLMConfig, *Options)) *tes
 	if err != nil || !ok {
 		t.Fatalf("EndpointFrom: ok=%v err=%v", ok, err)
 	}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	opt.Endpoint = ep
 	opt.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, err := New(opt)

@@ -13,18 +13,18 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/attune-chat/attune/internal/syncbuf"
 	"github.com/attune-chat/attune/store"
 )
 
 // The terminal path of readPassword, driven through a real pseudo-terminal
-// (Linux only: opening one needs Linux ioctls). syncBuffer comes from
-// e2e_helpers_test.go.
+// (Linux only: opening one needs Linux ioctls).
 
 // openPTY opens a pseudo-terminal and returns its master side (what a
 // terminal emulator holds) and its slave side (what the program reads as
 // stdin). Everything the line discipline echoes is collected from the master
 // into echoed.
-func openPTY(t *testing.T) (master, slave *os.File, echoed *syncBuffer) {
+func openPTY(t *testing.T) (master, slave *os.File, echoed *syncbuf.Buffer) {
 	t.Helper()
 	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
 	if err != nil {
@@ -42,7 +42,7 @@ func openPTY(t *testing.T) (master, slave *os.File, echoed *syncBuffer) {
 	if err != nil {
 		t.Fatalf("open pty slave: %v", err)
 	}
-	echoed = &syncBuffer{}
+	echoed = &syncbuf.Buffer{}
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
@@ -106,7 +106,7 @@ func TestAgentPasswordFromTerminal(t *testing.T) {
 			master, slave, echoed := openPTY(t)
 			path := filepath.Join(t.TempDir(), "attune.db")
 			var stdout bytes.Buffer
-			stderr := &syncBuffer{}
+			stderr := &syncbuf.Buffer{}
 			done := make(chan error, 1)
 			go func() {
 				done <- agentCommand(context.Background(), []string{"add", "ana", "--db", path}, slave, &stdout, stderr)
@@ -155,7 +155,7 @@ func TestAgentPasswordFromTerminal(t *testing.T) {
 	t.Run("InterruptRestoresEcho", func(t *testing.T) {
 		master, slave, _ := openPTY(t)
 		ctx, cancel := context.WithCancel(context.Background())
-		stderr := &syncBuffer{}
+		stderr := &syncbuf.Buffer{}
 		done := make(chan error, 1)
 		go func() { _, err := readPassword(ctx, slave, stderr, "ana"); done <- err }()
 		waitFor(t, "echo off", func() bool { return !echoOn(t, slave) })

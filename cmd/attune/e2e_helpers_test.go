@@ -16,29 +16,13 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/attune-chat/attune/internal/syncbuf"
 )
 
 // frameTimeout bounds every wait for a frame or a condition. It is generous on purpose: the suite
 // runs with -race on a loaded 2-core machine, and it only decides failure, never success.
 const frameTimeout = 20 * time.Second
-
-// syncBuffer collects the daemon's log; the daemon writes from many goroutines while tests read.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // offsetClock is a clock that tests move forward (never back: read deadlines are computed from it)
 // to refill rate-limit buckets or to age conversations past their retention without waiting.
@@ -52,7 +36,7 @@ func (c *offsetClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 type testDaemon struct {
 	*daemon
 	t    testing.TB
-	logs *syncBuffer
+	logs *syncbuf.Buffer
 	db   string
 	once sync.Once
 }
@@ -77,7 +61,7 @@ func mustStart(t testing.TB, sc serveConfig) *testDaemon {
 	if sc.ReloadInterval == 0 {
 		sc.ReloadInterval = 2 * time.Second
 	}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	d, err := startDaemon(context.Background(), sc, logs)
 	if err != nil {
 		t.Fatalf("startDaemon: %v\nlog:\n%s", err, logs.String())

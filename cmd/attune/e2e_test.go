@@ -19,6 +19,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/attune-chat/attune/internal/syncbuf"
 	"github.com/attune-chat/attune/web"
 	"github.com/gorilla/websocket"
 )
@@ -628,7 +629,7 @@ func TestRunCommands(t *testing.T) {
 			// A serve that wrongly succeeds would run until the context ends: bound it.
 			ctx, cancel := context.WithTimeout(context.Background(), frameTimeout)
 			defer cancel()
-			var stdout, stderr syncBuffer
+			var stdout, stderr syncbuf.Buffer
 			code := run(ctx, tt.args, strings.NewReader(""), &stdout, &stderr)
 			if code != tt.wantCode {
 				t.Errorf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.wantCode, stdout.String(), stderr.String())
