@@ -372,6 +372,18 @@ func startVisitor(t testing.TB, td *testDaemon, name string) *hvisitor {
 	return v
 }
 
+// chattingWith opens a visitor who asks for a person and is accepted by agent; it returns once
+// the visitor's widget shows the agent.
+func chattingWith(t testing.TB, td *testDaemon, agent *console) *hvisitor {
+	t.Helper()
+	v := startVisitor(t, td, "visitor")
+	v.handOff("m1", askHumanText)
+	agent.waitingFor(v.conversationID, nil)
+	agent.accept("acc", v.conversationID)
+	v.until("state agent", isState("agent"))
+	return v
+}
+
 func (v *hvisitor) hello(token string) hframe {
 	v.t.Helper()
 	v.send(map[string]any{"type": "hello", "token": token, "last_seq": 0})
@@ -871,11 +883,7 @@ func TestHandoffAgentDisconnectGracePeriod(t *testing.T) {
 		[4]string{"ana", "Ana", "orders", "3"},
 		[4]string{"ben", "Ben", "orders", "3"})
 	ana := connectAgent(t, td, "ana")
-	v := startVisitor(t, td, "visitor")
-	v.handOff("m1", askHumanText)
-	ana.waitingFor(v.conversationID, nil)
-	ana.accept("acc", v.conversationID)
-	v.until("state agent", isState("agent"))
+	v := chattingWith(t, td, ana)
 	ben := connectAgent(t, td, "ben")
 
 	dropped := time.Now()
@@ -905,11 +913,7 @@ func TestHandoffAgentReconnectWithinGrace(t *testing.T) {
 		[4]string{"ana", "Ana", "orders", "3"},
 		[4]string{"ben", "Ben", "orders", "3"})
 	ana := connectAgent(t, td, "ana")
-	v := startVisitor(t, td, "visitor")
-	v.handOff("m1", askHumanText)
-	ana.waitingFor(v.conversationID, nil)
-	ana.accept("acc", v.conversationID)
-	v.until("state agent", isState("agent"))
+	v := chattingWith(t, td, ana)
 	ben := connectAgent(t, td, "ben") // watches Ana's presence
 
 	ana.conn.Close()
@@ -1108,11 +1112,7 @@ func TestHandoffAgentBadInput(t *testing.T) {
 
 	ana := connectAgent(t, td, "ana")
 	ben := connectAgent(t, td, "ben")
-	v := startVisitor(t, td, "visitor")
-	v.handOff("m1", askHumanText)
-	ana.waitingFor(v.conversationID, nil)
-	ana.accept("acc", v.conversationID)
-	v.until("state agent", isState("agent"))
+	v := chattingWith(t, td, ana)
 
 	t.Run("malformed frames keep the socket usable", func(t *testing.T) {
 		for i, bad := range []struct{ frame, code, id string }{
