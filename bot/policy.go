@@ -3,9 +3,11 @@ package bot
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"strings"
+	"time"
 
 	"github.com/attune-chat/attune/bot/empathy"
 	"github.com/attune-chat/attune/bot/llm"
@@ -42,6 +44,9 @@ const (
 	RuleLLMGrounded       = "llm_grounded"
 	RuleLLMNotCovered     = "llm_not_covered"
 	RuleLLMUnavailable    = "llm_unavailable"
+	// RuleLLMTieBreak: the classifier found two topics too close to call and the LLM chose one,
+	// so the visitor got an answer instead of a clarifying question.
+	RuleLLMTieBreak = "llm_tie_break"
 	// RuleHandoffPrefix precedes the hand-off reason: handoff_frustration, handoff_asked_for_person ...
 	RuleHandoffPrefix = "handoff_"
 )
@@ -86,6 +91,7 @@ type details struct {
 	Reply      *empathy.Reply    `json:"reply,omitempty"`
 	Acks       []string          `json:"acks,omitempty"`
 	LLM        *llmDetails       `json:"llm,omitempty"`
+	TieBreak   *tieBreak         `json:"tie_break,omitempty"`
 	Handoff    *handoff.Decision `json:"handoff,omitempty"`
 }
 
@@ -99,6 +105,15 @@ type llmDetails struct {
 	ElapsedMS int64    `json:"elapsed_ms"`
 	// Failure is why the endpoint gave no answer (timeout, rate_limited, circuit_open, ...).
 	Failure string `json:"failure,omitempty"`
+}
+
+// tieBreak records the LLM's choice between two topics the classifier could not separate.
+type tieBreak struct {
+	Candidates []string `json:"candidates"`
+	// Chosen is empty when the LLM gave no usable answer; the visitor is then asked to choose.
+	Chosen    string `json:"chosen,omitempty"`
+	ElapsedMS int64  `json:"elapsed_ms"`
+	Failure   string `json:"failure,omitempty"`
 }
 
 // respond runs one bot turn for a stored visitor message.
@@ -182,14 +197,21 @@ func (e *Engine) decide(ctx context.Context, k *knowledge, c *conversation, m st
 	if cfg.ToneEnabled() {
 		result = e.tone.Analyze(m.Text)
 	}
+	var tie *tieBreak
+	if k.llm != nil && match.Ambiguous && cfg.LLM.TieBreakerEnabled() {
+		match, tie = e.breakTie(ctx, k, c.id, m.Text, match)
+	}
 	out := choose(u, st, m, match)
+	if tie != nil && tie.Chosen != "" && (out.rule == RuleMatchedIntent || out.rule == RuleMatchedFAQ) {
+		out.rule = RuleLLMTieBreak
+	}
 	var llmDet *llmDetails
 	var streamID string
 	if k.llm != nil && (out.source == SourceFallback || out.rule == RuleUnresolvedLimit) {
 		out, llmDet, streamID = e.askLLM(ctx, k, c, m, result, out)
 	}
 	text := cfg.Expand(out.text, e.now())
-	det := details{Match: &match, Threshold: u.Threshold, Clarifying: st.clarifying, Unresolved: st.unresolved, LLM: llmDet}
+	det := details{Match: &match, Threshold: u.Threshold, Clarifying: st.clarifying, Unresolved: st.unresolved, LLM: llmDet, TieBreak: tie}
 	handoffOn := e.handoff != nil && cfg.HandoffEnabled()
 
 	intent := ""
@@ -258,6 +280,31 @@ func (e *Engine) decide(ctx context.Context, k *knowledge, c *conversation, m st
 	raw, _ := json.Marshal(det)
 	return text, store.Decision{ConversationID: m.ConversationID, Intent: out.label, Confidence: out.confidence,
 		Source: out.source, Rule: out.rule, Details: raw}, streamID, change
+}
+
+// breakTie asks the LLM which of two close topics the visitor means. A failed or invalid answer
+// leaves the match ambiguous, so the visitor gets the clarifying question they would have had
+// without an LLM; the visitor never waits longer than the endpoint's timeout.
+func (e *Engine) breakTie(ctx context.Context, k *knowledge, conversationID, text string, match intents.Match) (intents.Match, *tieBreak) {
+	u := k.und
+	labels := []string{match.Prediction.Top[0].Label, match.Runner.Label}
+	choices := make([]llm.Choice, len(labels))
+	for i, l := range labels {
+		choices[i] = llm.Choice{Label: l, Description: u.Describe(l)}
+	}
+	start := time.Now()
+	chosen, err := k.llm.ClassifyIntent(ctx, text, choices)
+	tie := &tieBreak{Candidates: labels, ElapsedMS: time.Since(start).Milliseconds()}
+	if err != nil {
+		tie.Failure = llm.Reason(err)
+		if errors.Is(err, llm.ErrInvalidLabel) {
+			tie.Failure = "invalid_label"
+		}
+		e.log.Warn("llm tie-break failed; asking the visitor instead", "conversation", conversationID, "reason", tie.Failure)
+		return match, tie
+	}
+	tie.Chosen = chosen
+	return u.Settle(match, chosen), tie
 }
 
 // askLLM answers, from the business's own knowledge, a message the classifier could not place.

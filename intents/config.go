@@ -140,7 +140,14 @@ type LLMConfig struct {
 	Temperature     *float64 `yaml:"temperature"`
 	EmbeddingsModel string   `yaml:"embeddings_model"`
 	KnowledgeFiles  []string `yaml:"knowledge_files"`
+	// TieBreaker lets the LLM choose between two topics the classifier finds too close to call,
+	// instead of asking the visitor a clarifying question; nil means on.
+	TieBreaker *bool `yaml:"tie_breaker"`
 }
+
+// TieBreakerEnabled reports whether ambiguous questions go to the LLM before the visitor is asked
+// to choose. It only matters when an LLM endpoint is configured.
+func (l LLMConfig) TieBreakerEnabled() bool { return l.TieBreaker == nil || *l.TieBreaker }
 
 // WidgetConfig is the look and the limits of the embeddable chat widget.
 type WidgetConfig struct {

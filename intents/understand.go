@@ -77,6 +77,27 @@ func (u *Understanding) Understand(text string) Match {
 	return m
 }
 
+// Settle resolves an ambiguous match in favour of label, one of its two close candidates (a tie
+// broken by the LLM). The classifier's own view (Top, Runner) is kept for the decision record; the
+// closest example is dropped when the choice changes, since it illustrated the other topic. Any
+// other label, or a match that is not ambiguous, comes back unchanged.
+func (u *Understanding) Settle(m Match, label string) Match {
+	if !m.Ambiguous || len(m.Prediction.Top) == 0 {
+		return m
+	}
+	switch label {
+	case m.Prediction.Top[0].Label:
+	case m.Runner.Label:
+		m.Prediction.Label, m.Prediction.Closest = label, ""
+		m.Prediction.Confidence = u.Model.Confidence(m.Runner.Score)
+		m.Intent, m.FAQ = u.topic(label)
+	default:
+		return m
+	}
+	m.Ambiguous = false
+	return m
+}
+
 // Topic resolves a classifier label to the intent or FAQ entry it stands for.
 func (u *Understanding) topic(label string) (*Intent, *FAQEntry) {
 	if id, ok := strings.CutPrefix(label, faqLabelPrefix); ok {

@@ -100,3 +100,62 @@ func TestUnderstandAmbiguous(t *testing.T) {
 		t.Errorf("thanks was made ambiguous: %+v", got)
 	}
 }
+
+func TestSettle(t *testing.T) {
+	cfg, err := intents.Parse(configs.DemoName, configs.Demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := intents.Train(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wide := *u
+	wide.Ambiguity = 1
+	m := wide.Understand("how much is delivery")
+	if !m.Ambiguous {
+		t.Fatalf("want an ambiguous match to settle, got %+v", m)
+	}
+	best, runner := m.Prediction.Top[0].Label, m.Runner.Label
+	tests := []struct {
+		name, label   string
+		wantAmbiguous bool
+		wantLabel     string
+	}{
+		{"the classifier's choice", best, false, best},
+		{"the runner-up", runner, false, runner},
+		{"a label that was not offered", "greeting", true, best},
+		{"nothing", "", true, best},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := wide.Settle(m, tc.label)
+			if got.Ambiguous != tc.wantAmbiguous || got.Prediction.Label != tc.wantLabel {
+				t.Fatalf("Settle(%q) = ambiguous %v label %q, want %v %q", tc.label, got.Ambiguous, got.Prediction.Label, tc.wantAmbiguous, tc.wantLabel)
+			}
+			in, faq := got.Intent, got.FAQ
+			name := ""
+			switch {
+			case in != nil:
+				name = in.Name
+			case faq != nil:
+				name = "faq/" + faq.ID
+			}
+			if name != tc.wantLabel {
+				t.Errorf("Settle(%q) resolved the topic %q, want %q", tc.label, name, tc.wantLabel)
+			}
+			// The classifier's own view stays in the record.
+			if got.Prediction.Top[0].Label != best || got.Runner.Label != runner {
+				t.Errorf("Settle(%q) rewrote the classifier's ranking: %+v", tc.label, got.Prediction.Top)
+			}
+			if tc.wantLabel == runner && (got.Prediction.Confidence >= m.Prediction.Confidence || got.Prediction.Closest != "") {
+				t.Errorf("runner-up settled with confidence %.3f (best had %.3f) and closest %q", got.Prediction.Confidence, m.Prediction.Confidence, got.Prediction.Closest)
+			}
+		})
+	}
+	// A clear answer is never re-decided.
+	clear := u.Understand("thanks")
+	if got := u.Settle(clear, runner); got.Prediction.Label != clear.Prediction.Label {
+		t.Errorf("Settle changed a match that was not ambiguous: %q", got.Prediction.Label)
+	}
+}

@@ -262,7 +262,7 @@ func TestAnswer_Redaction(t *testing.T) {
 	if _, err := e.c.Summarize(context.Background(), append(hist, Turn{FromVisitor, msg}), Tone{}); err == nil {
 		t.Log("summary served by the fallback reply (no tool call): template used")
 	}
-	e.c.ClassifyIntent(context.Background(), msg, []string{"returns", "rentals"})
+	e.c.ClassifyIntent(context.Background(), msg, []Choice{{"returns", "send a bike back"}, {"rentals", "hire a bike"}})
 	e.c.SuggestReplies(context.Background(), append(hist, Turn{FromVisitor, msg}), Tone{}, 2)
 	reqs := e.f.recorded()
 	if len(reqs) < 4 {

@@ -457,7 +457,7 @@ func TestSuggestReplies(t *testing.T) {
 }
 
 func TestClassifyIntent(t *testing.T) {
-	cands := []string{"order_status", "returns", "rentals"}
+	cands := []Choice{{"order_status", "where is my order"}, {"returns", "How do I return a bike"}, {"rentals", ""}}
 	tests := []struct {
 		args, want string
 		err        error
@@ -476,6 +476,10 @@ func TestClassifyIntent(t *testing.T) {
 		}
 		if body := e.f.recorded()[0].Body; !strings.Contains(body, `"enum":["order_status","returns","rentals"]`) {
 			t.Errorf("request does not constrain the label: %s", body)
+		}
+		// The model sees what each label means; a label without a description is listed bare.
+		if body := e.f.recorded()[0].Body; !strings.Contains(body, `- returns: How do I return a bike`) || !strings.Contains(body, `- rentals\n`) {
+			t.Errorf("request does not describe the choices: %s", body)
 		}
 	}
 }

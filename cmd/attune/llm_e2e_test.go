@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/attune-chat/attune/store"
 )
 
 // fakeOpenAI speaks the OpenAI chat-completions wire protocol (streaming as server-sent events
@@ -21,13 +24,28 @@ type fakeOpenAI struct {
 	requests []string
 	status   int // when non-zero, every request fails with this status
 	covered  bool
+	// classifyAs is the label a forced "classify" tool call answers with; empty picks the second
+	// label offered (the classifier's runner-up, so that the choice shows in the answer).
+	classifyAs string
 }
 
 var factSource = regexp.MustCompile(`\[(faq/[a-z0-9_]+)\]`)
 
 func (f *fakeOpenAI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var body struct {
-		Stream   bool `json:"stream"`
+		Stream bool `json:"stream"`
+		Tools  []struct {
+			Function struct {
+				Name       string `json:"name"`
+				Parameters struct {
+					Properties struct {
+						Label struct {
+							Enum []string `json:"enum"`
+						} `json:"label"`
+					} `json:"properties"`
+				} `json:"parameters"`
+			} `json:"function"`
+		} `json:"tools"`
 		Messages []struct {
 			Role    string `json:"role"`
 			Content string `json:"content"`
@@ -50,6 +68,18 @@ func (f *fakeOpenAI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		fmt.Fprint(w, `{"error":{"message":"the model is overloaded","type":"server_error"}}`)
+		return
+	}
+	if len(body.Tools) == 1 && body.Tools[0].Function.Name == "classify" {
+		label := f.classifyAs
+		if enum := body.Tools[0].Function.Parameters.Properties.Label.Enum; label == "" && len(enum) > 1 {
+			label = enum[1]
+		}
+		args, _ := json.Marshal(map[string]string{"label": label})
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"id": "chatcmpl-2", "object": "chat.completion", "created": 1, "model": "fake",
+			"choices": []map[string]any{{"index": 0, "finish_reason": "tool_calls", "message": map[string]any{"role": "assistant",
+				"tool_calls": []map[string]any{{"id": "call_1", "type": "function", "function": map[string]string{"name": "classify", "arguments": string(args)}}}}}}})
 		return
 	}
 	source := "faq/none"
@@ -80,6 +110,12 @@ func (f *fakeOpenAI) recorded() []string {
 
 // startWithLLM runs the demo business with its llm section pointed at fake.
 func startWithLLM(t *testing.T, fake *fakeOpenAI, timeoutSeconds int) (*testDaemon, *httptest.Server) {
+	return startWithLLMSection(t, fake, fmt.Sprintf("  timeout_seconds: %d\n", timeoutSeconds), nil)
+}
+
+// startWithLLMSection runs the demo business with its llm section pointed at fake and extra lines
+// in that section (two-space indented); edit, when not nil, rewrites the rest of the file.
+func startWithLLMSection(t *testing.T, fake *fakeOpenAI, llmLines string, edit func(yaml string) string) (*testDaemon, *httptest.Server) {
 	t.Helper()
 	ts := httptest.NewServer(fake)
 	t.Cleanup(ts.Close)
@@ -89,8 +125,12 @@ func startWithLLM(t *testing.T, fake *fakeOpenAI, timeoutSeconds int) (*testDaem
 	if err != nil {
 		t.Fatal(err)
 	}
-	section := fmt.Sprintf("\nllm:\n  base_url: %s/v1\n  model: fake-model\n  timeout_seconds: %d\n", ts.URL, timeoutSeconds)
-	cfg := regexp.MustCompile(`(?m)^llm:.*\n(?:[ #].*\n|\n)*`).ReplaceAllString(string(b), "") + section
+	section := fmt.Sprintf("\nllm:\n  base_url: %s/v1\n  model: fake-model\n%s", ts.URL, llmLines)
+	cfg := regexp.MustCompile(`(?m)^llm:.*\n(?:[ #].*\n|\n)*`).ReplaceAllString(string(b), "")
+	if edit != nil {
+		cfg = edit(cfg)
+	}
+	cfg += section
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -157,5 +197,83 @@ func TestLLMFailureStillAnswersWithinTheTimeout(t *testing.T) {
 	}
 	if reply.Text == "" {
 		t.Fatal("no reply when the LLM endpoint fails")
+	}
+}
+
+// everyTopicAmbiguous makes the classifier call every real topic a toss-up between its two best
+// candidates, so that the tie-breaker runs on an ordinary question.
+func everyTopicAmbiguous(t *testing.T) func(string) string {
+	return func(cfg string) string {
+		const line = "  # ambiguity: 0.3"
+		if !strings.Contains(cfg, line) {
+			t.Fatalf("demo.yaml no longer has the line %q", line)
+		}
+		return strings.Replace(cfg, line, "  ambiguity: 0.99", 1)
+	}
+}
+
+// lastDecision returns the details of the bot's last decision in the conversation.
+func lastDecision(t *testing.T, td *testDaemon, conversationID string) (store.Decision, map[string]json.RawMessage) {
+	t.Helper()
+	ds, err := td.store.Decisions(context.Background(), conversationID)
+	if err != nil || len(ds) == 0 {
+		t.Fatalf("decisions of %s: %d, %v", conversationID, len(ds), err)
+	}
+	d := ds[len(ds)-1]
+	var details map[string]json.RawMessage
+	if err := json.Unmarshal(d.Details, &details); err != nil {
+		t.Fatal(err)
+	}
+	return d, details
+}
+
+func TestLLMBreaksATieBetweenTwoTopics(t *testing.T) {
+	tests := []struct {
+		name     string
+		fake     *fakeOpenAI
+		llmLines string
+		wantRule string
+		// wantTie is a fragment of the recorded tie_break, or empty when none may be recorded.
+		wantTie string
+		calls   int
+	}{
+		{"the LLM chooses the runner-up", &fakeOpenAI{}, "", "llm_tie_break", `"chosen":"`, 1},
+		{"invalid label: ask the visitor", &fakeOpenAI{classifyAs: "weather"}, "", "ambiguous", `"failure":"invalid_label"`, 1},
+		{"endpoint down: ask the visitor", &fakeOpenAI{status: http.StatusServiceUnavailable}, "", "ambiguous", `"failure":"`, -1},
+		{"switched off", &fakeOpenAI{}, "  tie_breaker: false\n", "ambiguous", "", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			td, _ := startWithLLMSection(t, tc.fake, "  timeout_seconds: 2\n"+tc.llmLines, everyTopicAmbiguous(t))
+			v := dial(t, td)
+			welcome, _ := v.start()
+			_, reply := v.ask("q1", "can i change or cancel my order")
+			d, det := lastDecision(t, td, welcome.ConversationID)
+			if d.Rule != tc.wantRule {
+				t.Errorf("rule %q, want %q (reply %q)", d.Rule, tc.wantRule, reply.Text)
+			}
+			if asked := strings.Contains(reply.Text, "do you mean"); asked != (tc.wantRule == "ambiguous") {
+				t.Errorf("reply %q: clarifying question %v, want %v", reply.Text, asked, tc.wantRule == "ambiguous")
+			}
+			tie := string(det["tie_break"])
+			if !strings.Contains(tie, tc.wantTie) || (tc.wantTie == "") != (tie == "") {
+				t.Errorf("tie_break %s, want %q", tie, tc.wantTie)
+			}
+			if tc.wantRule == "llm_tie_break" {
+				// The answer is the chosen topic's, and the chosen topic was the classifier's second.
+				var tb struct {
+					Candidates []string
+					Chosen     string
+				}
+				json.Unmarshal(det["tie_break"], &tb)
+				if len(tb.Candidates) != 2 || tb.Chosen != tb.Candidates[1] || d.Intent != tb.Chosen {
+					t.Errorf("tie_break %s with decision intent %q: want the runner-up chosen and answered", tie, d.Intent)
+				}
+			}
+			// A failing endpoint may be retried; otherwise exactly the expected calls.
+			if n := len(tc.fake.recorded()); tc.calls >= 0 && n != tc.calls || tc.calls < 0 && n == 0 {
+				t.Errorf("%d requests reached the LLM, want %d", n, tc.calls)
+			}
+		})
 	}
 }

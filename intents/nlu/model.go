@@ -87,6 +87,13 @@ func (m *Model) Labels() []string {
 	return append([]string(nil), m.labels...)
 }
 
+// Confidence converts a label's probability into the confidence scale of
+// Prediction.Confidence, for a label other than the best one (such as the
+// runner-up a tie-breaker chose).
+func (m *Model) Confidence(p float64) float64 {
+	return aboveChance(p, len(m.labels))
+}
+
 // Classify predicts the label of text. Any input, including empty or invalid
 // UTF-8 text, gives a prediction; a text with no known feature gets nearly
 // uniform probabilities and therefore a low confidence.
