@@ -57,16 +57,41 @@ func tokenKey(tokenHash []byte) (string, error) {
 // CreateConversation creates a visitor and a conversation in state "bot", remembering only the SHA-256 of the resume token (never the token).
 // A hash already in use gives ErrConflict.
 func (db *DB) CreateConversation(ctx context.Context, tokenHash []byte) (Conversation, error) {
+	return db.createConversation(ctx, tokenHash, "")
+}
+
+// CreateConversationFor creates another conversation, in state "bot", for an existing visitor:
+// a visitor who starts a new chat after one ended. Their earlier conversations stay as they are
+// (see VisitorConversations). A visitor that no longer exists gives ErrNotFound.
+func (db *DB) CreateConversationFor(ctx context.Context, tokenHash []byte, visitorID string) (Conversation, error) {
+	if visitorID == "" {
+		return Conversation{}, fmt.Errorf("create conversation: %w: empty visitor id", ErrInvalid)
+	}
+	return db.createConversation(ctx, tokenHash, visitorID)
+}
+
+// createConversation creates a conversation for visitorID, or for a new visitor when it is empty.
+func (db *DB) createConversation(ctx context.Context, tokenHash []byte, visitorID string) (Conversation, error) {
 	key, err := tokenKey(tokenHash)
 	if err != nil {
 		return Conversation{}, fmt.Errorf("create conversation: %w", err)
 	}
 	var c Conversation
 	err = db.write(ctx, func(ctx context.Context, tx *wtx, now time.Time) error {
-		v := Conversation{ID: NewID(), VisitorID: NewID(), State: StateBot, CreatedAt: now, UpdatedAt: now}
-		if _, err := tx.ExecContext(ctx,
-			sqlInsertVisitor, v.VisitorID, toMillis(now)); err != nil {
-			return err
+		v := Conversation{ID: NewID(), VisitorID: visitorID, State: StateBot, CreatedAt: now, UpdatedAt: now}
+		if visitorID == "" {
+			v.VisitorID = NewID()
+			if _, err := tx.ExecContext(ctx, sqlInsertVisitor, v.VisitorID, toMillis(now)); err != nil {
+				return err
+			}
+		} else {
+			var one int
+			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM visitors WHERE id = ?`, visitorID).Scan(&one); err != nil {
+				if errors.Is(err, sql.ErrNoRows) {
+					return ErrNotFound
+				}
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx,
 			sqlInsertConversation,
@@ -81,6 +106,38 @@ func (db *DB) CreateConversation(ctx context.Context, tokenHash []byte) (Convers
 	}
 	return c, nil
 }
+
+// VisitorConversations lists a visitor's conversations, newest first (at most
+// maxVisitorConversations), for the console's "earlier conversations".
+// An unknown visitor has none.
+func (db *DB) VisitorConversations(ctx context.Context, visitorID string) ([]Conversation, error) {
+	if db.isShut.Load() {
+		return nil, ErrClosed
+	}
+	rows, err := db.rdb.QueryContext(ctx,
+		`SELECT `+conversationColumns+` FROM conversations WHERE visitor_id = ? ORDER BY created_at DESC, id LIMIT ?`,
+		visitorID, maxVisitorConversations)
+	if err != nil {
+		return nil, fmt.Errorf("conversations of visitor %s: %w", visitorID, translate(err))
+	}
+	defer rows.Close()
+	var out []Conversation
+	for rows.Next() {
+		c, err := scanConversation(rows)
+		if err != nil {
+			return nil, fmt.Errorf("conversations of visitor %s: %w", visitorID, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("conversations of visitor %s: %w", visitorID, translate(err))
+	}
+	return out, nil
+}
+
+// maxVisitorConversations bounds VisitorConversations: an agent needs the recent history of a
+// returning customer, not every chat they ever had.
+const maxVisitorConversations = 20
 
 // ConversationByToken returns the conversation whose resume token hashes to
 // tokenHash, or ErrNotFound.

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -190,5 +191,71 @@ func assertEmpty(tb testing.TB, db *store.DB, conversationID string) {
 	}
 	if len(msgs) != 0 || len(ds) != 0 {
 		tb.Fatalf("deleted conversation %s left %d messages and %d decisions", conversationID, len(msgs), len(ds))
+	}
+}
+
+func TestVisitorConversations(t *testing.T) {
+	ctx := context.Background()
+	day0 := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	db, clock := MustOpenDBWithClock(t, day0)
+
+	first, _ := MustCreateConversation(t, db)
+	stranger, _ := MustCreateConversation(t, db)
+	clock.Set(day0.Add(time.Hour))
+	second, err := db.CreateConversationFor(ctx, tokenHash("second"), first.VisitorID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.VisitorID != first.VisitorID || second.ID == first.ID || second.State != store.StateBot {
+		t.Fatalf("another conversation = %+v, want a new bot conversation of visitor %s", second, first.VisitorID)
+	}
+	if got, err := db.ConversationByToken(ctx, tokenHash("second")); err != nil || got.ID != second.ID {
+		t.Fatalf("the new conversation's token finds %+v, %v", got, err)
+	}
+
+	tests := []struct {
+		name    string
+		visitor string
+		want    []string
+	}{
+		{"newest first", first.VisitorID, []string{second.ID, first.ID}},
+		{"only their own", stranger.VisitorID, []string{stranger.ID}},
+		{"unknown visitor", "nobody", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cs, err := db.VisitorConversations(ctx, tc.visitor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, c := range cs {
+				ids = append(ids, c.ID)
+			}
+			if !slices.Equal(ids, tc.want) {
+				t.Errorf("VisitorConversations = %v, want %v", ids, tc.want)
+			}
+		})
+	}
+
+	for _, tc := range []struct {
+		name, visitor, token string
+		want                 error
+	}{
+		{"unknown visitor", "nobody", "x1", store.ErrNotFound},
+		{"empty visitor", "", "x2", store.ErrInvalid},
+		{"token in use", first.VisitorID, "second", store.ErrConflict},
+	} {
+		if _, err := db.CreateConversationFor(ctx, tokenHash(tc.token), tc.visitor); !errors.Is(err, tc.want) {
+			t.Errorf("%s: CreateConversationFor = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	// Expiring the earlier conversation keeps the visitor, who still has the later one.
+	clock.Set(day0.Add(2 * time.Hour))
+	if _, err := db.DeleteExpired(ctx, day0.Add(30*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if cs, err := db.VisitorConversations(ctx, first.VisitorID); err != nil || len(cs) != 1 || cs[0].ID != second.ID {
+		t.Fatalf("after expiry: %+v, %v; want only the later conversation", cs, err)
 	}
 }

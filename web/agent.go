@@ -704,7 +704,8 @@ func (s *Server) conversationFrame(ctx context.Context, conv store.Conversation,
 			s.log.Warn("earlier conversations", "conversation", conv.ID, "error", err)
 		}
 		for _, o := range others {
-			if o.ID != conv.ID {
+			// Only those started before this one: opening an earlier chat does not list the later.
+			if o.ID != conv.ID && !o.CreatedAt.After(conv.CreatedAt) {
 				f.Earlier = append(f.Earlier, earlierJSON{ConversationID: o.ID, StartedAt: o.CreatedAt.UTC().Format(time.RFC3339), Messages: o.LastSeq})
 			}
 		}

@@ -737,3 +737,77 @@ func TestHandoverMessageComesBeforeQueueState(t *testing.T) {
 		t.Fatalf("visitor frames after asking for a person = %v, want %v", order, want)
 	}
 }
+
+// A visitor whose chat ended starts a new one: same visitor, empty transcript, and the agent who
+// opens the new chat sees the ended one under earlier conversations. While a person is still
+// involved, asking for a new chat resumes the current one instead.
+func TestNewChatAfterOneEndedListsTheEarlierOne(t *testing.T) {
+	e := startConsole(t, Options{})
+	a, _, _, _ := e.mustAgent(t, "ana", 2)
+	v, first, token := e.visitorQueued(t)
+	hello := func(fields map[string]any) (*sock, wsFrame) {
+		conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(e.ts.URL, "http")+"/ws/visitor", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		s := &sock{t: t, conn: conn}
+		s.send(fields)
+		return s, s.next(typed("welcome"))
+	}
+
+	// Queued: a person is about to be involved, so no new chat.
+	if _, w := hello(map[string]any{"type": "hello", "token": token, "new": true}); w.str("conversation_id") != first || w["resumed"] != true {
+		t.Fatalf("new chat while queued: %v, want conversation %s resumed", w, first)
+	}
+
+	a.send(map[string]any{"type": "accept", "id": "acc", "conversation_id": first})
+	a.next(replyTo("acc"))
+	a.send(map[string]any{"type": "close", "id": "c", "conversation_id": first, "resolution": "resolved"})
+	a.next(replyTo("c"))
+	v.next(func(f wsFrame) bool { return f.str("type") == "state" && f.str("state") == "closed" })
+
+	v2, w := hello(map[string]any{"type": "hello", "token": token, "new": true})
+	second := w.str("conversation_id")
+	if second == first || w["resumed"] != false || w.str("token") == token || w.str("state") != "bot" {
+		t.Fatalf("new chat after the end: %v, want a new bot conversation with a new token", w)
+	}
+	if g := v2.next(typed("message")); g.str("from") != "bot" || g["seq"] != float64(1) {
+		t.Fatalf("the new chat starts with %v, want the bot's greeting as seq 1", g)
+	}
+	c1, err := e.db.Conversation(context.Background(), first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := e.db.Conversation(context.Background(), second)
+	if err != nil || c2.VisitorID != c1.VisitorID {
+		t.Fatalf("new chat of visitor %q, want the same visitor %q (%v)", c2.VisitorID, c1.VisitorID, err)
+	}
+	// The old token still opens the ended chat (it is kept, not handed to someone else).
+	if _, w := hello(map[string]any{"type": "hello", "token": token}); w.str("conversation_id") != first || w.str("state") != "closed" {
+		t.Fatalf("old token: %v, want the ended conversation", w)
+	}
+
+	v2.send(map[string]any{"type": "message", "id": "h", "text": "I want to talk to a human please"})
+	v2.next(func(f wsFrame) bool { return f.str("type") == "state" && f.str("state") == "queued" })
+	a.send(map[string]any{"type": "open", "id": "o", "conversation_id": second})
+	cf := a.next(typed("conversation"))
+	earlier, _ := cf["earlier"].([]any)
+	if len(earlier) != 1 || earlier[0].(map[string]any)["conversation_id"] != first {
+		t.Fatalf("earlier conversations %v, want only %s", cf["earlier"], first)
+	}
+	if n, _ := earlier[0].(map[string]any)["messages"].(float64); n < 3 {
+		t.Errorf("earlier conversation counts %v messages, want its whole transcript", earlier[0])
+	}
+	// The ended chat does not list the later one as earlier.
+	a.send(map[string]any{"type": "open", "id": "o1", "conversation_id": first})
+	if cf := a.next(typed("conversation")); len(cf["earlier"].([]any)) != 0 {
+		t.Fatalf("the first chat lists %v as earlier", cf["earlier"])
+	}
+	// And a stranger's chat lists none.
+	_, other, _ := e.visitorQueued(t)
+	a.send(map[string]any{"type": "open", "id": "o2", "conversation_id": other})
+	if cf := a.next(typed("conversation")); len(cf["earlier"].([]any)) != 0 {
+		t.Fatalf("a new visitor has earlier conversations: %v", cf["earlier"])
+	}
+}

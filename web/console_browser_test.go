@@ -268,4 +268,27 @@ func TestBrowserConsoleHandoff(t *testing.T) {
 	if got := eval[string](agent, `document.getElementById('help-dialog').innerText`); !strings.Contains(got, "Alt") || !strings.Contains(got, "Accept") {
 		t.Errorf("the shortcuts dialog reads %q; want accept, send and close documented", got)
 	}
+	agent.do("close the shortcuts dialog", chromedp.Evaluate[chromedp.Void](`document.getElementById('help-dialog').close()`))
+
+	// The visitor starts a new chat with the keyboard: a new conversation with only the greeting.
+	// The agent who takes it finds the ended chat under "Earlier conversations" and can open it.
+	w.waitFor("the new-chat button", `!document.getElementById('new-chat').hidden`)
+	visitor.do("focus the new-chat button", chromedp.Focus(chromedp.JSPath(`document.getElementById('new-chat')`)))
+	visitor.pressEnter()
+	w.waitFor("a new conversation", fmt.Sprintf(`window.__attune.state().connected && window.__attune.state().conversationId !== '' && window.__attune.state().conversationId !== %s`, jsString(cid)))
+	if got := w.waitMessages("the new greeting", 1); len(got) != 1 || got[0].From != "bot" {
+		t.Fatalf("the new chat shows %+v; want only the bot's greeting", got)
+	}
+	if !eval[bool](visitor, `document.getElementById('status').hidden && document.getElementById('new-chat').hidden && document.activeElement.id === 'input'`) {
+		t.Errorf("after starting a new chat the ended-chat status or button is still shown, or the message box lacks the focus")
+	}
+	cid2 := w.state().ConversationID
+	w.send("I still need a person, please.")
+	agent.waitFor("the new hand-off in the queue", fmt.Sprintf(`window.__console.state().waiting.includes(%s)`, jsString(cid2)), explain)
+	agent.do("focus the page", chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`))
+	agent.keys("a")
+	agent.waitFor("the new conversation to open", fmt.Sprintf(`window.__console.state().open === %s`, jsString(cid2)), explain)
+	agent.waitFor("the ended chat under earlier conversations", `document.querySelectorAll('#earlier-list li button').length === 1 && document.getElementById('earlier-empty').hidden`, explain)
+	agent.do("open the earlier conversation", chromedp.Click(chromedp.JSPath(`document.querySelector('#earlier-list li button')`)))
+	agent.waitFor("the earlier conversation with its transcript", fmt.Sprintf(`window.__console.state().open === %s && Array.from(document.querySelectorAll('#log .msg--visitor .bubble')).some(b => b.textContent === %s)`, jsString(cid), jsString(ask)), explain)
 }

@@ -14,9 +14,12 @@ type inFrame struct {
 	Type    string  `json:"type"`
 	Token   *string `json:"token"`
 	LastSeq *int64  `json:"last_seq"`
-	ID      string  `json:"id"`
-	Text    *string `json:"text"`
-	On      *bool   `json:"on"`
+	// New asks, with the token of a conversation that ended, for another conversation of the
+	// same visitor (type "hello").
+	New  bool    `json:"new"`
+	ID   string  `json:"id"`
+	Text *string `json:"text"`
+	On   *bool   `json:"on"`
 	// Email is the address a waiting visitor leaves to be contacted at (type "email").
 	Email *string `json:"email"`
 }

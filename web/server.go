@@ -27,6 +27,7 @@ import (
 // Store is what the transport reads directly: conversations by token and their history.
 type Store interface {
 	CreateConversation(ctx context.Context, tokenHash []byte) (store.Conversation, error)
+	CreateConversationFor(ctx context.Context, tokenHash []byte, visitorID string) (store.Conversation, error)
 	ConversationByToken(ctx context.Context, tokenHash []byte) (store.Conversation, error)
 	MessagesAfter(ctx context.Context, conversationID string, afterSeq int64, limit int) ([]store.Message, error)
 	Ping(ctx context.Context) error

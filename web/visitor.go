@@ -186,7 +186,7 @@ func (c *client) hello(f inFrame) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	token, conv, resumed, err := s.openConversation(ctx, f.Token)
+	token, conv, resumed, err := s.openConversation(ctx, f.Token, f.New)
 	if err != nil {
 		s.log.Error("open conversation", "error", err)
 		c.sendError(codeUnavailable, "", "the server cannot open your conversation right now; reconnect in a few seconds")
@@ -270,11 +270,18 @@ func (c *client) finishReplay(sent int64) {
 }
 
 // openConversation resumes the conversation of a valid, unexpired token, or starts a new one.
-func (s *Server) openConversation(ctx context.Context, token *string) (string, store.Conversation, bool, error) {
+func (s *Server) openConversation(ctx context.Context, token *string, startNew bool) (string, store.Conversation, bool, error) {
+	visitorID := ""
 	if token != nil && *token != "" && len(*token) <= 128 {
 		conv, err := s.store.ConversationByToken(ctx, hashToken(*token))
 		switch {
+		case err == nil && startNew && (conv.State == store.StateBot || conv.State == store.StateClosed):
+			// Another chat for the same visitor: the ended one stays as an earlier conversation
+			// the agents can see.
+			visitorID = conv.VisitorID
 		case err == nil && conv.UpdatedAt.After(s.now().Add(-s.engine.Understanding().Config.Retention())):
+			// Resumed; also when a new chat is asked for while a person is still involved in this
+			// one, so that nobody is left talking to an abandoned conversation.
 			return *token, conv, true, nil
 		case err != nil && !errors.Is(err, store.ErrNotFound):
 			return "", store.Conversation{}, false, err
@@ -285,7 +292,16 @@ func (s *Server) openConversation(ctx context.Context, token *string) (string, s
 	if err != nil {
 		return "", store.Conversation{}, false, err
 	}
-	conv, err := s.store.CreateConversation(ctx, hashToken(fresh))
+	var conv store.Conversation
+	if visitorID != "" {
+		conv, err = s.store.CreateConversationFor(ctx, hashToken(fresh), visitorID)
+		if errors.Is(err, store.ErrNotFound) { // the visitor expired meanwhile
+			visitorID = ""
+		}
+	}
+	if visitorID == "" {
+		conv, err = s.store.CreateConversation(ctx, hashToken(fresh))
+	}
 	if err != nil {
 		return "", store.Conversation{}, false, fmt.Errorf("create conversation: %w", err)
 	}

@@ -44,6 +44,7 @@
   var seenSeq = 0;          // highest seq the visitor has had on screen (for unread)
   var unreadPosted = -1;
   var convState = '';
+  var startNew = false;     // the next hello asks for a new chat (after one ended)
   var agentName = '';
   var attempt = 0, retryTimer = 0, helloTimer = 0, connTimer = 0, noticeTimer = 0, typingShowTimer = 0;
   var bySeq = new Map();    // seq -> element
@@ -211,7 +212,9 @@
     sock.onopen = function () {
       if (ws !== sock) return;
       // last_seq is 0 on page load (full replay), the highest seq rendered after.
-      sendRaw({ type: 'hello', token: store.get(K_TOKEN) || '', last_seq: lastSeq });
+      var hello = { type: 'hello', token: store.get(K_TOKEN) || '', last_seq: lastSeq };
+      if (startNew) hello.new = true;
+      sendRaw(hello);
       helloTimer = setTimeout(function () {
         if (ws === sock && !connected) sock.close(4000, 'no welcome');
       }, 10000);
@@ -290,6 +293,7 @@
     attempt = 0;
     hideConn();
     if (typeof m.token === 'string' && m.token) store.set(K_TOKEN, m.token);
+    startNew = false;
     if (m.resumed !== true) clearHistory(); // new conversation: old transcript is gone
     conversationId = typeof m.conversation_id === 'string' ? m.conversation_id : '';
     seenSeq = loadSeen();
@@ -440,7 +444,7 @@
         : (agentName || 'Someone from our team') + ' joined the chat';
     } else if (s === 'closed') {
       main = 'This chat has ended.';
-      sub = 'Send a message if you need anything else.';
+      sub = 'Send a message if you need anything else, or start a new chat.';
     } else if (!fromWelcome && (prev === 'agent' || prev === 'queued')) {
       main = 'You’re chatting with ' + CFG.bot + ', our bot, again.';
     }
@@ -448,6 +452,45 @@
     statusSub.textContent = sub;
     statusEl.hidden = !main;
     showEmailForm(s === 'queued' && (m.offline === true || m.agents_online === 0));
+    showNewChat(s === 'closed');
+  }
+
+  /* ---------- after a chat ended: start a new one ---------- */
+
+  // A new chat keeps the visitor (the server links it to the ended one, which agents then see
+  // as an earlier conversation) but starts with an empty transcript.
+  var newChatBtn = null;
+
+  function showNewChat(show) {
+    if (!show) {
+      if (newChatBtn) newChatBtn.hidden = true;
+      return;
+    }
+    if (!newChatBtn) {
+      newChatBtn = document.createElement('button');
+      newChatBtn.type = 'button';
+      newChatBtn.className = 'new-chat';
+      newChatBtn.id = 'new-chat';
+      newChatBtn.textContent = 'Start a new chat';
+      newChatBtn.addEventListener('click', startNewChat);
+      statusEl.appendChild(newChatBtn);
+    }
+    newChatBtn.hidden = false;
+  }
+
+  function startNewChat() {
+    startNew = true;
+    newChatBtn.hidden = true;
+    var old = ws;
+    ws = null;
+    connected = false;
+    clearTimeout(helloTimer);
+    clearTimeout(retryTimer);
+    retryTimer = 0;
+    attempt = 0;
+    if (old) old.close(1000, 'new chat');
+    connect();
+    input.focus();
   }
 
   /* ---------- offline: leave an email ---------- */
