@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -809,5 +811,69 @@ func TestNewChatAfterOneEndedListsTheEarlierOne(t *testing.T) {
 	a.send(map[string]any{"type": "open", "id": "o2", "conversation_id": other})
 	if cf := a.next(typed("conversation")); len(cf["earlier"].([]any)) != 0 {
 		t.Fatalf("a new visitor has earlier conversations: %v", cf["earlier"])
+	}
+}
+
+func TestClientAddr(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}
+	tests := []struct {
+		name, remote string
+		xff          []string
+		want         string
+	}{
+		{"no proxy configured for this peer", "203.0.113.9:5000", []string{"198.51.100.1"}, "203.0.113.9"},
+		{"trusted proxy names the client", "10.1.1.1:443", []string{"198.51.100.1"}, "198.51.100.1"},
+		{"a forged hop left of the real one is ignored", "10.1.1.1:443", []string{"1.2.3.4, 198.51.100.1"}, "198.51.100.1"},
+		{"chained trusted proxies are skipped", "127.0.0.1:80", []string{"198.51.100.1, 10.9.9.9"}, "198.51.100.1"},
+		{"several header lines read as one list", "10.1.1.1:443", []string{"1.2.3.4", "198.51.100.2"}, "198.51.100.2"},
+		{"a malformed hop stops the walk", "10.1.1.1:443", []string{"198.51.100.1, bogus"}, "10.1.1.1"},
+		{"only trusted hops: the leftmost", "10.1.1.1:443", []string{"10.2.2.2"}, "10.2.2.2"},
+		{"trusted proxy without the header", "10.1.1.1:443", nil, "10.1.1.1"},
+		{"IPv4-mapped peer", "[::ffff:10.1.1.1]:443", []string{"2001:db8::1"}, "2001:db8::1"},
+		{"unparsable remote address", "pipe", []string{"198.51.100.1"}, "pipe"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/console/api/login", nil)
+			r.RemoteAddr = tc.remote
+			for _, v := range tc.xff {
+				r.Header.Add("X-Forwarded-For", v)
+			}
+			if got := clientAddr(r, trusted); got != tc.want {
+				t.Errorf("clientAddr = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// Behind a trusted proxy, one client's failed logins do not lock out another; without the
+// setting every client behind the proxy shares the peer's limit, whatever header it sends.
+func TestLoginLimitPerClientBehindAProxy(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		trusted    []netip.Prefix
+		wantOthers int
+	}{
+		{"trusted", []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}, 200},
+		{"not trusted", nil, 429},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := startConsole(t, Options{TrustedProxies: tc.trusted})
+			e.addAgent(t, "ana", "correct horse battery", 2)
+			from := func(ip string) map[string]string { return map[string]string{"X-Forwarded-For": ip} }
+			for i := 0; i < loginFailures; i++ {
+				body := map[string]string{"login": fmt.Sprintf("guess%d", i), "password": "guess"}
+				if r := e.api(t, "POST", "/console/api/login", body, nil, from("198.51.100.7")); r.status != 401 {
+					t.Fatalf("failure %d: %d, want 401", i+1, r.status)
+				}
+			}
+			body := map[string]string{"login": "someone", "password": "guess"}
+			if r := e.api(t, "POST", "/console/api/login", body, nil, from("198.51.100.7")); r.status != 429 {
+				t.Fatalf("the guessing client's next attempt: %d, want 429", r.status)
+			}
+			if r := e.api(t, "POST", "/console/api/login", map[string]string{"login": "ana", "password": "correct horse battery"}, nil, from("198.51.100.8")); r.status != tc.wantOthers {
+				t.Fatalf("another client's login: %d, want %d", r.status, tc.wantOthers)
+			}
+		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -228,14 +229,41 @@ type loginRequest struct {
 	Password string `json:"password"`
 }
 
-// clientAddr is the address login attempts are counted against: the peer's IP. Forwarding
-// headers are not trusted here, since anyone can send them to escape the limit.
-func clientAddr(r *http.Request) string {
+// clientAddr is the address login attempts are counted against: the peer's IP, or, when the peer
+// is one of the trusted reverse proxies, the address it says it forwarded for. X-Forwarded-For is
+// read from the right, skipping trusted hops, because only the hops we trust appended honestly;
+// anything further left may have been sent by the client to escape the limit.
+func clientAddr(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !isTrusted(peer.Unmap(), trusted) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	client := peer.Unmap()
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // a malformed hop: believe nothing beyond the last good one
+		}
+		client = a.Unmap()
+		if !isTrusted(client, trusted) {
+			break
+		}
+	}
+	return client.String()
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) handleLogin(c echo.Context) error {
@@ -254,7 +282,7 @@ func (s *Server) handleLogin(c echo.Context) error {
 		return jsonError(c, http.StatusBadRequest, `send a JSON object {"login":"...","password":"..."}`)
 	}
 	login := store.NormalizeLogin(req.Login)
-	addr := clientAddr(r)
+	addr := clientAddr(r, s.trustedProxies)
 	now := s.now()
 	if wait := s.limiter.wait(now, "login:"+login, "ip:"+addr); wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -68,6 +69,10 @@ type Options struct {
 	// SessionCheck is how often an open agent socket re-checks its session, so that an expired
 	// or revoked session (password reset, agent disabled) ends the socket too (a minute when 0).
 	SessionCheck time.Duration
+	// TrustedProxies are the reverse proxies in front of Attune whose X-Forwarded-For is believed
+	// when counting failed console logins per client address. Empty: the peer address counts, so
+	// behind a proxy every client shares one limit.
+	TrustedProxies []netip.Prefix
 }
 
 // Server serves the widget, the demo page and the visitor websocket.
@@ -96,9 +101,11 @@ type Server struct {
 	relay       *Relay
 	consolePage *template.Template
 	limiter     *loginLimiter
-	dummyOnce   sync.Once
-	dummy       []byte
-	consoles    consoleRegistry
+	// trustedProxies: see Options.TrustedProxies.
+	trustedProxies []netip.Prefix
+	dummyOnce      sync.Once
+	dummy          []byte
+	consoles       consoleRegistry
 }
 
 // track registers (or forgets) an upgraded socket.
@@ -154,7 +161,7 @@ func New(opt Options) (*Server, error) {
 		opt.SessionCheck = time.Minute
 	}
 	s := &Server{opt: opt, engine: opt.Engine, store: opt.Store, hub: opt.Hub, log: opt.Logger, now: opt.Now, assets: assets, conns: map[*client]struct{}{},
-		handoff: opt.Handoff, agents: opt.Agents, relay: opt.Relay, limiter: newLoginLimiter()}
+		handoff: opt.Handoff, agents: opt.Agents, relay: opt.Relay, limiter: newLoginLimiter(), trustedProxies: opt.TrustedProxies}
 	if s.consoleEnabled() {
 		if s.consolePage, err = parseConsolePage(assets); err != nil {
 			return nil, err

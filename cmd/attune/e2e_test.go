@@ -623,6 +623,11 @@ func TestRunCommands(t *testing.T) {
 			args:    []string{"serve", "--port", "8080"},
 			wantErr: []string{"-port"},
 		},
+		{
+			name: "serve with a malformed trusted proxy", wantCode: 2,
+			args:    []string{"serve", "--addr", "127.0.0.1:0", "--db", db, "--trusted-proxies", "10.0.0.1, 10.0.0.0/33"},
+			wantErr: []string{"--trusted-proxies", `"10.0.0.0/33" is neither an IP address nor a CIDR range`},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"syscall"
@@ -43,6 +44,10 @@ Flags (each has an environment variable; a flag wins over its variable):
   --config FILE      ATTUNE_CONFIG      business configuration (default: the embedded demo bakery)
   --log-level LEVEL  ATTUNE_LOG_LEVEL   debug, info, warn or error (default info)
   --log-format FMT   ATTUNE_LOG_FORMAT  text or json (default text)
+  --trusted-proxies LIST  ATTUNE_TRUSTED_PROXIES
+                     reverse proxies in front of Attune (IP addresses or CIDR ranges,
+                     comma-separated) whose X-Forwarded-For names the client for the console's
+                     login limit (default none: the peer address counts)
 `
 
 func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
@@ -61,6 +66,7 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&sc.Config, "config", env("ATTUNE_CONFIG", ""), "")
 	fs.StringVar(&sc.LogLevel, "log-level", env("ATTUNE_LOG_LEVEL", "info"), "")
 	fs.StringVar(&sc.LogFormat, "log-format", env("ATTUNE_LOG_FORMAT", "text"), "")
+	proxies := fs.String("trusted-proxies", env("ATTUNE_TRUSTED_PROXIES", ""), "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return sc, err
@@ -70,7 +76,33 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	if fs.NArg() > 0 {
 		return sc, fmt.Errorf("%w: unexpected argument %q; see attune serve --help", errUsage, fs.Arg(0))
 	}
+	trusted, err := parseProxies(*proxies)
+	if err != nil {
+		return sc, fmt.Errorf("%w: --trusted-proxies: %v", errUsage, err)
+	}
+	sc.Web.TrustedProxies = trusted
 	return sc, nil
+}
+
+// parseProxies reads a comma-separated list of IP addresses and CIDR ranges.
+func parseProxies(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(item); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an IP address nor a CIDR range (examples: 10.0.0.1, 10.0.0.0/8, fd00::/8)", item)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
