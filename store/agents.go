@@ -309,11 +309,15 @@ func (db *DB) DeleteAgent(ctx context.Context, login string) error {
 
 // requeueAgentHandoffs puts the hand-offs the agent owns back in the queue
 // and their conversations in state queued, as the running queue does when an
-// agent goes for good: the record loses its agent, its wait starts again, it
-// counts one more return, and its version goes up so that it supersedes what
-// was stored. A server started afterwards restores these conversations as
-// waiting rather than holding them for an agent who no longer exists.
-// Closed hand-offs keep their agent id as history.
+// agent goes for good: the record loses its agent, its wait starts again and
+// it counts one more return. A server started afterwards restores these
+// conversations as waiting rather than holding them for an agent who no
+// longer exists. The version stays as it is, on purpose: when a server is
+// running while an admin removes the agent (attune agent remove), its queue
+// is the live truth and its next save of the hand-off (version + 1) must
+// still be applied, not dropped as outdated; that server learns of the
+// removal when the agent's console session is cut off, and re-queues the
+// conversations itself. Closed hand-offs keep their agent id as history.
 func requeueAgentHandoffs(ctx context.Context, tx *wtx, agentID string, now time.Time) error {
 	if _, err := tx.ExecContext(ctx,
 		`UPDATE conversations SET state = ?, updated_at = ? WHERE id IN
@@ -323,7 +327,7 @@ func requeueAgentHandoffs(ctx context.Context, tx *wtx, agentID string, now time
 	}
 	if _, err := tx.ExecContext(ctx,
 		`UPDATE handoff_records SET state = ?, agent_id = '', queued_at = ?, returns = returns + 1,
-		 version = version + 1, updated_at = ?
+		 updated_at = ?
 		 WHERE agent_id = ? AND state = ?`,
 		StateQueued, toMillis(now), toMillis(now), agentID, StateAgent); err != nil {
 		return fmt.Errorf("re-queue hand-offs: %w", err)

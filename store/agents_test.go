@@ -238,8 +238,24 @@ func TestAgents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.State != store.StateQueued || got.AgentID != "" || got.Version != 4 || got.Returns != 1 || !got.QueuedAt.Equal(clock.Now()) {
-			t.Errorf("open hand-off after its agent was removed = %+v; want queued, no agent, version 4, 1 return, waiting since the removal", got)
+		if got.State != store.StateQueued || got.AgentID != "" || got.Version != 3 || got.Returns != 1 || !got.QueuedAt.Equal(clock.Now()) {
+			t.Errorf("open hand-off after its agent was removed = %+v; want queued, no agent, version still 3, 1 return, waiting since the removal", got)
+		}
+		// A server running meanwhile still holds version 3 in memory: its next save, version 4
+		// (here another agent taking the conversation), must be applied rather than dropped.
+		next := record("h-ana", anasOpen, store.StateAgent, bo.ID)
+		next.Version = 4
+		if applied, err := db.SaveHandoffRecord(ctx, next); err != nil || !applied {
+			t.Fatalf("the running queue's next save after the removal: applied %v, %v", applied, err)
+		}
+		if got, _ := db.HandoffRecord(ctx, "h-ana"); got.AgentID != bo.ID || got.Version != 4 {
+			t.Errorf("after the running queue's save: %+v, want bo's at version 4", got)
+		}
+		// Put it back as the removal left it for the checks below.
+		back := got
+		back.Version = 5
+		if _, err := db.SaveHandoffRecord(ctx, back); err != nil {
+			t.Fatal(err)
 		}
 		if s := MustConversationState(t, db, anasOpen.ID); s != store.StateQueued {
 			t.Errorf("conversation state after its agent was removed = %q, want queued", s)

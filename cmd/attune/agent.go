@@ -242,7 +242,7 @@ func agentRemove(ctx context.Context, db *store.DB, login string, stdout io.Writ
 	case err != nil:
 		return err
 	}
-	fmt.Fprintf(stdout, "Removed %q; their open conversations went back to the queue.\n", store.NormalizeLogin(login))
+	fmt.Fprintf(stdout, "Removed %q; their open conversations went back to the queue. A running server cuts off their console within a minute and hands their chats on after the grace period.\n", store.NormalizeLogin(login))
 	return nil
 }
 

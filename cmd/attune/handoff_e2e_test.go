@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/attune-chat/attune/store"
 	"github.com/attune-chat/attune/web"
 	"github.com/gorilla/websocket"
 )
@@ -659,7 +660,15 @@ func handoffConfig(t testing.TB, graceSeconds int) string {
 // visitors of a test never wait for it. When the test ends, the daemon's log must hold no error.
 func startHandoffDaemon(t testing.TB, db, cfg string) *testDaemon {
 	t.Helper()
-	td := mustStart(t, serveConfig{DB: db, Config: cfg, Web: web.Options{RateBurst: 1000, RatePerSecond: 1000}})
+	return startHandoffDaemonWith(t, db, cfg, web.Options{})
+}
+
+// startHandoffDaemonWith is startHandoffDaemon with transport options (the rate limit is lifted
+// whatever wo says).
+func startHandoffDaemonWith(t testing.TB, db, cfg string, wo web.Options) *testDaemon {
+	t.Helper()
+	wo.RateBurst, wo.RatePerSecond = 1000, 1000
+	td := mustStart(t, serveConfig{DB: db, Config: cfg, Web: wo})
 	t.Cleanup(func() {
 		for _, line := range strings.Split(td.logs.String(), "\n") {
 			if strings.Contains(line, "level=ERROR") {
@@ -1181,4 +1190,95 @@ func TestHandoffAgentBadInput(t *testing.T) {
 			t.Errorf("the socket of a logged-out session ended with %v, want a close frame with a reason", ben.readErr)
 		}
 	})
+}
+
+// An admin removes an agent with the CLI while the server runs and the agent is chatting. The
+// server notices at its next session check and cuts the agent's console off; after the grace
+// period the conversation goes back to the queue, another agent takes it, and that is what the
+// database keeps (the CLI's own re-queue must not make the running queue's saves look outdated).
+func TestHandoffAgentRemovedWhileServing(t *testing.T) {
+	const grace = 1
+	db := filepath.Join(t.TempDir(), "attune.db")
+	cfg := handoffConfig(t, grace)
+	addAgent(t, db, "ana", "Ana", "orders", 3)
+	addAgent(t, db, "ben", "Ben", "orders", 3)
+	td := startHandoffDaemonWith(t, db, cfg, web.Options{SessionCheck: 200 * time.Millisecond})
+	ana := connectAgent(t, td, "ana")
+	v := chattingWith(t, td, ana)
+	ben := connectAgent(t, td, "ben")
+
+	var out, errOut bytes.Buffer
+	if err := agentCommand(context.Background(), []string{"remove", "ana", "--db", db}, strings.NewReader(""), &out, &errOut); err != nil {
+		t.Fatalf("attune agent remove ana: %v\n%s", err, errOut.String())
+	}
+	if code := ana.closeCode(); code != 4401 {
+		t.Fatalf("the removed agent's console closed with %d, want 4401", code)
+	}
+	v.until("state queued after the grace period", isState("queued"))
+	ben.offerOf(v.conversationID)
+	ben.accept("acc-ben", v.conversationID)
+	if st := v.until("state agent (Ben)", isState("agent")); st.agentDisplayName() != "Ben" {
+		t.Fatalf("visitor got %s, want agent Ben", st)
+	}
+	// What the database keeps: Ben's conversation (saves are asynchronous: poll briefly).
+	deadline := time.Now().Add(frameTimeout)
+	for {
+		recs, err := td.store.OpenHandoffRecords(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range recs {
+			if r.ConversationID == v.conversationID {
+				got = append(got, r.State+"/"+r.AgentID)
+				if r.State == store.StateAgent && r.AgentID == ben.id {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stored hand-off of the conversation: %v, want state agent with Ben (%s)", got, ben.id)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Until the server cuts a removed agent's console off, the agent may still finish the chat: a
+// close in that window is what the database keeps, not the CLI's re-queue (which would bring the
+// ended conversation back as waiting at the next start).
+func TestHandoffAgentRemovedThenClosesTheChat(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "attune.db")
+	cfg := handoffConfig(t, 60)
+	addAgent(t, db, "ana", "Ana", "orders", 3)
+	addAgent(t, db, "ben", "Ben", "orders", 3)
+	td := startHandoffDaemonWith(t, db, cfg, web.Options{SessionCheck: time.Hour})
+	ana := connectAgent(t, td, "ana")
+	v := chattingWith(t, td, ana)
+
+	var out, errOut bytes.Buffer
+	if err := agentCommand(context.Background(), []string{"remove", "ana", "--db", db}, strings.NewReader(""), &out, &errOut); err != nil {
+		t.Fatalf("attune agent remove ana: %v\n%s", err, errOut.String())
+	}
+	ana.do(map[string]any{"type": "close", "id": "c", "conversation_id": v.conversationID, "resolution": "resolved"})
+	v.until("state closed", isState("closed"))
+	td.stopNow() // every save is flushed before the database closes
+
+	check, err := store.Open(context.Background(), db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer check.Close()
+	open, err := check.OpenHandoffRecords(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range open {
+		if r.ConversationID == v.conversationID {
+			t.Fatalf("the closed chat is stored as an open hand-off (%s, agent %q): it would come back as waiting", r.State, r.AgentID)
+		}
+	}
+	conv, err := check.Conversation(context.Background(), v.conversationID)
+	if err != nil || conv.State != store.StateClosed {
+		t.Fatalf("stored conversation state %q (%v), want closed", conv.State, err)
+	}
 }
