@@ -8,6 +8,20 @@ import (
 	"github.com/attune-chat/attune/intents/nlu"
 )
 
+// demoUnderstanding trains the classifier of the embedded demo configuration.
+func demoUnderstanding(t *testing.T) *intents.Understanding {
+	t.Helper()
+	cfg, err := intents.Parse(configs.DemoName, configs.Demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := intents.Train(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
 func TestTrainSettings(t *testing.T) {
 	cfg := parse(t, "", "")
 	u, err := intents.Train(cfg)
@@ -28,14 +42,7 @@ func TestTrainSettings(t *testing.T) {
 }
 
 func TestUnderstandResolvesTopics(t *testing.T) {
-	cfg, err := intents.Parse(configs.DemoName, configs.Demo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := intents.Train(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := demoUnderstanding(t)
 	// Training examples themselves: what is under test is the mapping from label to topic.
 	m := u.Understand("where is my order")
 	if !m.InScope || m.Intent == nil || m.Intent.Name != "order_status" || m.FAQ != nil {
@@ -70,14 +77,7 @@ func TestUnderstandResolvesTopics(t *testing.T) {
 }
 
 func TestUnderstandAmbiguous(t *testing.T) {
-	cfg, err := intents.Parse(configs.DemoName, configs.Demo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := intents.Train(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := demoUnderstanding(t)
 	const text = "how much is delivery"
 	m := u.Understand(text)
 	if !m.InScope || m.Runner.Label == nlu.OutOfScope || intents.IsBuiltin(m.Runner.Label) {
@@ -102,14 +102,7 @@ func TestUnderstandAmbiguous(t *testing.T) {
 }
 
 func TestSettle(t *testing.T) {
-	cfg, err := intents.Parse(configs.DemoName, configs.Demo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := intents.Train(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := demoUnderstanding(t)
 	wide := *u
 	wide.Ambiguity = 1
 	m := wide.Understand("how much is delivery")
