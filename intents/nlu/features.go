@@ -103,18 +103,9 @@ func (c *featureConfig) extract(text string, f *rawFeatures) {
 			h = hashString(h, w)
 			f.word = append(f.word, uint32(mix(h)&mask))
 		}
-		if c.charMax == 0 {
-			continue
+		if c.charMax != 0 {
+			f.runes, f.char = c.wordCharGrams(w, f.runes, f.char, mask)
 		}
-		f.runes = append(f.runes[:0], ' ')
-		for _, r := range w {
-			f.runes = append(f.runes, r)
-		}
-		if len(f.runes) > maxCharWordRunes+1 {
-			continue
-		}
-		f.runes = append(f.runes, ' ')
-		f.char = c.appendCharGrams(f.char, f.runes, mask)
 	}
 }
 
@@ -199,6 +190,8 @@ type sparse struct {
 	stamp []uint32
 	slot  []int32
 	gen   uint32
+	// colBuf holds appendBlock's columns before counting.
+	colBuf []int32
 }
 
 // vectorize turns bucket lists into one TF-IDF vector: each block is mapped
@@ -214,14 +207,31 @@ func (v *vocab) vectorize(c *featureConfig, f *rawFeatures, dst *sparse) {
 }
 
 func (v *vocab) appendBlock(c *featureConfig, buckets []uint32, dst *sparse, weight float32) {
+	cols := dst.colBuf[:0]
+	unknown := 0
+	for _, b := range buckets {
+		if col := v.column(b); col >= 0 {
+			cols = append(cols, col)
+		} else {
+			unknown++
+		}
+	}
+	dst.colBuf = cols
+	v.appendCols(c, cols, unknown, dst, weight)
+}
+
+// appendCols appends one block to dst from the columns of its features in
+// order (repeats included) and the number of its features unseen in
+// training: the distinct columns in order of first occurrence, each valued
+// its TF-IDF, l2-normalised and scaled by weight.
+func (v *vocab) appendCols(c *featureConfig, cols []int32, unknown int, dst *sparse, weight float32) {
 	start := len(dst.cols)
 	dst.vals = dst.vals[:start]
-	unknown := 0
 	// Count repeated columns with a small open-addressing table whose
 	// slots are invalidated by bumping a generation stamp, not by clearing:
 	// cheaper than sorting the block, and allocation-free once warm.
 	size := 64
-	for size < 2*len(buckets) {
+	for size < 2*len(cols) {
 		size *= 2
 	}
 	if len(dst.stamp) < size {
@@ -235,12 +245,7 @@ func (v *vocab) appendBlock(c *featureConfig, buckets []uint32, dst *sparse, wei
 		clear(dst.stamp)
 		dst.gen = 1
 	}
-	for _, b := range buckets {
-		col := v.column(b)
-		if col < 0 {
-			unknown++
-			continue
-		}
+	for _, col := range cols {
 		for h := (uint32(col) * 0x9e3779b1) & mask; ; h = (h + 1) & mask {
 			if dst.stamp[h] != dst.gen {
 				dst.stamp[h] = dst.gen
@@ -281,4 +286,230 @@ func (v *vocab) appendBlock(c *featureConfig, buckets []uint32, dst *sparse, wei
 	for i := start; i < len(dst.vals); i++ {
 		dst.vals[i] *= inv
 	}
+}
+
+// lexicon caches, per word seen in training, the columns of the features
+// that depend on that word alone: its unigram, its three boundary forms and
+// its character n-grams. Classify looks a known word up once instead of
+// hashing its n-grams rune by rune and probing the vocabulary for each (a
+// cache miss apiece in a table of a megabyte for CLINC150); the columns come
+// out in the order extract and vectorize would produce them, so the vector
+// is the same to the bit. Words the lexicon lacks take the general path.
+type lexicon struct {
+	slots   []uint32 // entry index+1 by word hash, 0 when empty
+	mask    uint32
+	entries []lexEntry
+	// chars holds the known character n-gram columns of every entry, in
+	// n-gram order, entry after entry.
+	chars []int32
+}
+
+type lexEntry struct {
+	hash uint64 // hashString(fnvOffset^nsWord, word)
+	word string
+	// Columns, or -1 for a feature unseen in training: the unigram, and the
+	// word as the first, the last and the only word of a text.
+	uni, first, last, only int32
+	// chars[charOff:charEnd] are the known character n-gram columns;
+	// charUnknown counts the n-grams unseen in training.
+	charOff, charEnd uint32
+	charUnknown      int32
+}
+
+// newLexicon builds the lexicon of the distinct words of texts (as words
+// normalises them), for the features c produces and the columns of v.
+func newLexicon(c *featureConfig, v *vocab, texts []string) lexicon {
+	var lx lexicon
+	mask := uint64(1)<<c.hashBits - 1
+	col := func(h uint64) int32 { return v.column(uint32(mix(h) & mask)) }
+	seen := map[string]bool{}
+	var ws []string
+	var runes []rune
+	var buckets []uint32
+	for _, text := range texts {
+		ws = words(text, ws[:0])
+		for _, w := range ws {
+			if seen[w] {
+				continue
+			}
+			seen[w] = true
+			h := hashString(fnvOffset^nsWord, w)
+			e := lexEntry{hash: h, word: w, uni: col(h), first: -1, last: -1, only: -1, charOff: uint32(len(lx.chars))}
+			if c.wordN >= 2 {
+				hb := hashString(fnvOffset^nsBoundary, w)
+				e.first = col(hashByte(hb, '^'))
+				e.last = col(hashByte(hb, '$'))
+				e.only = col(hashByte(hashByte(hb, '^'), '$'))
+			}
+			if c.charMax != 0 {
+				runes, buckets = c.wordCharGrams(w, runes, buckets[:0], mask)
+				for _, b := range buckets {
+					if k := v.column(b); k >= 0 {
+						lx.chars = append(lx.chars, k)
+					} else {
+						e.charUnknown++
+					}
+				}
+			}
+			e.charEnd = uint32(len(lx.chars))
+			lx.entries = append(lx.entries, e)
+		}
+	}
+	size := 16
+	for size < 2*len(lx.entries) {
+		size *= 2
+	}
+	lx.slots = make([]uint32, size)
+	lx.mask = uint32(size - 1)
+	for i, e := range lx.entries {
+		j := uint32(mix(e.hash)) & lx.mask
+		for lx.slots[j] != 0 {
+			j = (j + 1) & lx.mask
+		}
+		lx.slots[j] = uint32(i + 1)
+	}
+	return lx
+}
+
+// find returns the entry of word w, whose hash is h, or nil.
+func (lx *lexicon) find(h uint64, w string) *lexEntry {
+	if len(lx.slots) == 0 {
+		return nil
+	}
+	for j := uint32(mix(h)) & lx.mask; ; j = (j + 1) & lx.mask {
+		s := lx.slots[j]
+		if s == 0 {
+			return nil
+		}
+		if e := &lx.entries[s-1]; e.hash == h && e.word == w {
+			return e
+		}
+	}
+}
+
+// sizeBytes estimates the memory the lexicon holds.
+func (lx *lexicon) sizeBytes() int {
+	n := len(lx.slots)*4 + len(lx.chars)*4
+	for _, e := range lx.entries {
+		n += int(unsafeSizeofLexEntry) + len(e.word)
+	}
+	return n
+}
+
+// unsafeSizeofLexEntry is the size of a lexEntry on 64-bit platforms.
+const unsafeSizeofLexEntry = 8 + 16 + 4*4 + 4*3
+
+// wordCharGrams appends to buckets the character n-gram buckets of word w
+// exactly as extract does (none for a word over maxCharWordRunes runes),
+// using runes as scratch.
+func (c *featureConfig) wordCharGrams(w string, runes []rune, buckets []uint32, mask uint64) ([]rune, []uint32) {
+	runes = append(runes[:0], ' ')
+	for _, r := range w {
+		runes = append(runes, r)
+	}
+	if len(runes) > maxCharWordRunes+1 {
+		return runes, buckets
+	}
+	runes = append(runes, ' ')
+	return runes, c.appendCharGrams(buckets, runes, mask)
+}
+
+// classifyFeatures holds Classify's per-call feature scratch.
+type classifyFeatures struct {
+	words    []string
+	runes    []rune
+	buckets  []uint32
+	wordCols []int32
+	charCols []int32
+}
+
+// vectorizeText sets dst to the TF-IDF vector of text: the same vector, to
+// the bit, as m.fc.extract followed by m.voc.vectorize, but with the
+// features of words seen in training taken from the lexicon.
+func (m *Model) vectorizeText(text string, f *classifyFeatures, dst *sparse) {
+	c, v := &m.fc, m.voc
+	mask := uint64(1)<<c.hashBits - 1
+	f.words = words(text, f.words[:0])
+	wordCols, charCols := f.wordCols[:0], f.charCols[:0]
+	wordUnknown, charUnknown := 0, 0
+	addWord := func(h uint64) {
+		if col := v.column(uint32(mix(h) & mask)); col >= 0 {
+			wordCols = append(wordCols, col)
+		} else {
+			wordUnknown++
+		}
+	}
+	last := len(f.words) - 1
+	for i, w := range f.words {
+		h := hashString(fnvOffset^nsWord, w)
+		e := m.lex.find(h, w)
+		if e != nil {
+			if e.uni >= 0 {
+				wordCols = append(wordCols, e.uni)
+			} else {
+				wordUnknown++
+			}
+		} else {
+			addWord(h)
+		}
+		if c.wordN >= 2 && i > 0 {
+			h := hashString(fnvOffset^nsBigram, f.words[i-1])
+			h = hashByte(h, ' ')
+			addWord(hashString(h, w))
+		}
+		if c.wordN >= 2 && (i == 0 || i == last) {
+			if e != nil {
+				col := e.first
+				if i == last {
+					col = e.last
+					if i == 0 {
+						col = e.only
+					}
+				}
+				if col >= 0 {
+					wordCols = append(wordCols, col)
+				} else {
+					wordUnknown++
+				}
+			} else {
+				h := hashString(fnvOffset^nsBoundary, w)
+				if i == 0 {
+					h = hashByte(h, '^')
+				}
+				if i == last {
+					h = hashByte(h, '$')
+				}
+				addWord(h)
+			}
+		}
+		if c.wordN >= 3 && i > 1 {
+			h := hashString(fnvOffset^nsTrigram, f.words[i-2])
+			h = hashByte(h, ' ')
+			h = hashString(h, f.words[i-1])
+			h = hashByte(h, ' ')
+			addWord(hashString(h, w))
+		}
+		if c.charMax == 0 {
+			continue
+		}
+		if e != nil {
+			charCols = append(charCols, m.lex.chars[e.charOff:e.charEnd]...)
+			charUnknown += int(e.charUnknown)
+			continue
+		}
+		f.runes, f.buckets = c.wordCharGrams(w, f.runes, f.buckets[:0], mask)
+		for _, b := range f.buckets {
+			if col := v.column(b); col >= 0 {
+				charCols = append(charCols, col)
+			} else {
+				charUnknown++
+			}
+		}
+	}
+	f.wordCols, f.charCols = wordCols, charCols
+	dst.cols = dst.cols[:0]
+	dst.vals = dst.vals[:0]
+	v.appendCols(c, wordCols, wordUnknown, dst, c.wordWeight)
+	dst.split = len(dst.cols)
+	v.appendCols(c, charCols, charUnknown, dst, 1)
 }

@@ -67,11 +67,14 @@ type Model struct {
 	texts   []string
 	byClass [][]int32 // class -> example indices
 	expl    explainIndex
+	// lex holds the features of the words seen in training.
+	lex     lexicon
 	scratch sync.Pool
 }
 
 type classifyScratch struct {
 	raw    rawFeatures
+	feat   classifyFeatures
 	vec    sparse
 	scores []float32
 	probs  []float64
@@ -107,8 +110,7 @@ func (m *Model) Classify(text string) Prediction {
 	}
 	defer m.scratch.Put(s)
 
-	m.fc.extract(text, &s.raw)
-	m.voc.vectorize(&m.fc, &s.raw, &s.vec)
+	m.vectorizeText(text, &s.feat, &s.vec)
 	m.probabilities(&s.vec, s.scores, s.probs)
 
 	var top [3]int
@@ -173,7 +175,7 @@ func (m *Model) SizeBytes() int {
 	for _, l := range m.labels {
 		n += len(l) + 16
 	}
-	return n
+	return n + m.lex.sizeBytes()
 }
 
 // aboveChance rescales the top probability p of k labels so that chance
