@@ -14,12 +14,18 @@ import "slices"
 type explainIndex struct {
 	texts   []string
 	members [][]int32 // class -> example indices
-	// Word postings per class: columns sorted, with the member's position
-	// in members[class] and the TF-IDF value.
-	wordCols  [][]int32
-	wordPos   [][]int32
-	wordVals  [][]float32
-	trigrams  [][]int32 // example -> sorted distinct trigram buckets
+	// Word postings per class, sorted by column: the column, the member's
+	// position in members[class] and the TF-IDF value.
+	post [][]posting
+	// Per class, an open-addressing table from column to the index of its
+	// first posting plus one (0: empty), 1<<bits[class] slots at
+	// slots[off[class]:]. A column is found with one probe, mostly, rather
+	// than a binary search over the class's postings.
+	slots []uint32
+	off   []uint32
+	bits  []uint8
+	// trigrams holds, per example, its sorted distinct trigram buckets.
+	trigrams  [][]int32
 	trigramFC featureConfig
 }
 
@@ -27,6 +33,11 @@ type posting struct {
 	col int32
 	pos int32
 	val float32
+}
+
+// slot returns the first slot to probe for col in a table of 1<<bits slots.
+func slot(col int32, bits uint8) uint32 {
+	return (uint32(col) * 0x9e3779b1) >> (32 - bits)
 }
 
 // buildExplanations indexes the examples for Model.closest.
@@ -38,9 +49,9 @@ func (m *Model) buildExplanations(examples []Example, y []int32, x *csr) {
 		e.texts[i] = ex.Text
 		e.members[y[i]] = append(e.members[y[i]], int32(i))
 	}
-	e.wordCols = make([][]int32, m.k)
-	e.wordPos = make([][]int32, m.k)
-	e.wordVals = make([][]float32, m.k)
+	e.post = make([][]posting, m.k)
+	e.off = make([]uint32, m.k)
+	e.bits = make([]uint8, m.k)
 	var ps []posting
 	for c, members := range e.members {
 		ps = ps[:0]
@@ -56,11 +67,32 @@ func (m *Model) buildExplanations(examples []Example, y []int32, x *csr) {
 			}
 			return int(a.pos - b.pos)
 		})
-		for _, p := range ps {
-			e.wordCols[c] = append(e.wordCols[c], p.col)
-			e.wordPos[c] = append(e.wordPos[c], p.pos)
-			e.wordVals[c] = append(e.wordVals[c], p.val)
+		e.post[c] = slices.Clone(ps)
+		distinct := 0
+		for j, p := range ps {
+			if j == 0 || p.col != ps[j-1].col {
+				distinct++
+			}
 		}
+		// At most two thirds full, so that a miss, the common case for a
+		// word pair of the text, ends after a probe or two.
+		bits := uint8(4)
+		for 1<<bits < distinct+distinct/2 {
+			bits++
+		}
+		e.off[c], e.bits[c] = uint32(len(e.slots)), bits
+		tab := make([]uint32, 1<<bits)
+		for j, p := range ps {
+			if j > 0 && p.col == ps[j-1].col {
+				continue
+			}
+			h := slot(p.col, bits)
+			for tab[h] != 0 {
+				h = (h + 1) & (1<<bits - 1)
+			}
+			tab[h] = uint32(j + 1)
+		}
+		e.slots = append(e.slots, tab...)
 	}
 	// The lexicon is built here, with the other indexes Classify reads
 	// beside the weights, from the same examples.
@@ -89,8 +121,9 @@ func (e *explainIndex) trigramSet(text string, f *rawFeatures, dst []int32) []in
 }
 
 // closest returns the text of the training example of class c nearest to
-// the text whose vector is vec (and raw features f, for the fallback).
-func (m *Model) closest(c int, vec *sparse, text string, s *classifyScratch) string {
+// the text whose vector is vec and whose normalised words are words (for
+// the trigram fallback).
+func (m *Model) closest(c int, vec *sparse, words []string, s *classifyScratch) string {
 	e := &m.expl
 	members := e.members[c]
 	if len(members) == 0 {
@@ -101,13 +134,23 @@ func (m *Model) closest(c int, vec *sparse, text string, s *classifyScratch) str
 		acc = append(acc, 0)
 	}
 	s.acc = acc
-	cols, pos, vals := e.wordCols[c], e.wordPos[c], e.wordVals[c]
+	post := e.post[c]
+	bits := e.bits[c]
+	tab := e.slots[e.off[c] : e.off[c]+1<<bits]
+	tmask := uint32(len(tab) - 1)
 	found := false
 	for q, col := range vec.cols[:vec.split] {
-		j, _ := slices.BinarySearch(cols, col)
-		for ; j < len(cols) && cols[j] == col; j++ {
-			acc[pos[j]] += vec.vals[q] * vals[j]
+		for h := slot(col, bits); tab[h] != 0; h = (h + 1) & tmask {
+			j := int(tab[h] - 1)
+			if post[j].col != col {
+				continue
+			}
+			x := vec.vals[q]
+			for ; j < len(post) && post[j].col == col; j++ {
+				acc[post[j].pos] += x * post[j].val
+			}
 			found = true
+			break
 		}
 	}
 	best := 0
@@ -120,7 +163,7 @@ func (m *Model) closest(c int, vec *sparse, text string, s *classifyScratch) str
 		return e.texts[members[best]]
 	}
 	// No shared word: count shared character trigrams.
-	s.tri = e.trigramSet(text, &s.raw, s.tri)
+	s.tri = e.trigramSetOfWords(words, &s.feat, s.tri)
 	bestN := -1
 	for i, ex := range members {
 		if n := overlap(s.tri, e.trigrams[ex]); n > bestN {
@@ -128,6 +171,23 @@ func (m *Model) closest(c int, vec *sparse, text string, s *classifyScratch) str
 		}
 	}
 	return e.texts[members[best]]
+}
+
+// trigramSetOfWords is trigramSet for a text whose normalised words are
+// words, without normalising it again.
+func (e *explainIndex) trigramSetOfWords(words []string, f *classifyFeatures, dst []int32) []int32 {
+	c := &e.trigramFC
+	mask := uint64(1)<<c.hashBits - 1
+	f.buckets = f.buckets[:0]
+	for _, w := range words {
+		f.runes, f.buckets = c.wordCharGrams(w, f.runes, f.buckets, mask)
+	}
+	dst = dst[:0]
+	for _, b := range f.buckets {
+		dst = append(dst, int32(b))
+	}
+	slices.Sort(dst)
+	return slices.Compact(dst)
 }
 
 // overlap counts the common elements of two sorted sets.

@@ -135,7 +135,7 @@ func (m *Model) Classify(text string) Prediction {
 	for i := 0; i < n; i++ {
 		pred.Top[i] = Scored{Label: m.labels[top[i]], Score: s.probs[top[i]]}
 	}
-	pred.Closest = m.closest(top[0], &s.vec, text, s)
+	pred.Closest = m.closest(top[0], &s.vec, s.feat.words, s)
 	return pred
 }
 
@@ -167,8 +167,9 @@ func (m *Model) SizeBytes() int {
 		n += len(t) + 16
 	}
 	for c := range e.members {
-		n += len(e.members[c])*4 + len(e.wordCols[c])*12 + 4*24
+		n += len(e.members[c])*4 + len(e.post[c])*12 + 2*24
 	}
+	n += len(e.slots)*4 + len(e.off)*5
 	for _, t := range e.trigrams {
 		n += len(t)*4 + 24
 	}
