@@ -5,8 +5,9 @@
 // Pipeline, for training and classification alike:
 //
 //   - Normalize: valid UTF-8, at most 2 KiB, NFKC, accents removed, lower
-//     case; prose's tokenizer (only spans with punctuation pass through it,
-//     see proseTokens), contractions expanded ("can't" -> "can not",
+//     case; prose's tokenizer (only spans with punctuation need it; ASCII
+//     ones take a transcription of its span splitting, fuzzed against it,
+//     see words), contractions expanded ("can't" -> "can not",
 //     "im" -> "i am"), punctuation and emoji dropped.
 //   - Features, hashed into 2^20 buckets: word unigrams and bigrams, the
 //     first and last word marked as such, and character 2- to 4-grams inside
@@ -16,7 +17,12 @@
 //     at the rarest idf: a message made mostly of unknown words gets small
 //     scores and a low confidence. On CLINC150's validation and oos_train
 //     queries this raised out-of-scope recall at the Larson threshold from
-//     43 % to 69 % at equal closed-set accuracy.
+//     43 % to 69 % at equal closed-set accuracy. Classify takes the
+//     features of words seen in training (unigram, boundary forms,
+//     character n-grams, as vocabulary columns) from a per-model lexicon
+//     rather than hashing and looking up each n-gram; the vectors are the
+//     training path's to the bit (TestVectorizeTextMatchesTraining, and
+//     TestClassifyGolden pins whole predictions).
 //   - An ensemble of three linear models over the same TF-IDF vectors,
 //     folded into one weight matrix (Options.Loss = Ensemble, the default):
 //     a multinomial logistic regression (L2, C = 20) and one-vs-rest

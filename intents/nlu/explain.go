@@ -18,10 +18,12 @@ type explainIndex struct {
 	// position in members[class] and the TF-IDF value.
 	post [][]posting
 	// Per class, an open-addressing table from column to the index of its
-	// first posting plus one (0: empty), 1<<bits[class] slots at
-	// slots[off[class]:]. A column is found with one probe, mostly, rather
-	// than a binary search over the class's postings.
-	slots []uint32
+	// first posting, 1<<bits[class] slots at slots[off[class]:], each
+	// (column+1)<<32 | index (0: empty). A column is found with one probe,
+	// mostly, rather than a binary search over the class's postings, and a
+	// column the class lacks (most of a text's word pairs) without reading
+	// any posting.
+	slots []uint64
 	off   []uint32
 	bits  []uint8
 	// trigrams holds, per example, its sorted distinct trigram buckets.
@@ -81,7 +83,7 @@ func (m *Model) buildExplanations(examples []Example, y []int32, x *csr) {
 			bits++
 		}
 		e.off[c], e.bits[c] = uint32(len(e.slots)), bits
-		tab := make([]uint32, 1<<bits)
+		tab := make([]uint64, 1<<bits)
 		for j, p := range ps {
 			if j > 0 && p.col == ps[j-1].col {
 				continue
@@ -90,7 +92,7 @@ func (m *Model) buildExplanations(examples []Example, y []int32, x *csr) {
 			for tab[h] != 0 {
 				h = (h + 1) & (1<<bits - 1)
 			}
-			tab[h] = uint32(j + 1)
+			tab[h] = uint64(p.col+1)<<32 | uint64(j)
 		}
 		e.slots = append(e.slots, tab...)
 	}
@@ -141,10 +143,10 @@ func (m *Model) closest(c int, vec *sparse, words []string, s *classifyScratch) 
 	found := false
 	for q, col := range vec.cols[:vec.split] {
 		for h := slot(col, bits); tab[h] != 0; h = (h + 1) & tmask {
-			j := int(tab[h] - 1)
-			if post[j].col != col {
+			if int32(tab[h]>>32) != col+1 {
 				continue
 			}
+			j := int(uint32(tab[h]))
 			x := vec.vals[q]
 			for ; j < len(post) && post[j].col == col; j++ {
 				acc[post[j].pos] += x * post[j].val

@@ -2,6 +2,7 @@ package nlu
 
 import (
 	"math"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -190,8 +191,10 @@ type sparse struct {
 	stamp []uint32
 	slot  []int32
 	gen   uint32
-	// colBuf holds appendBlock's columns before counting.
-	colBuf []int32
+	// featBuf holds appendBlock's features before counting; idf the idf
+	// of each distinct column of the block being appended.
+	featBuf []feature
+	idf     []float32
 }
 
 // vectorize turns bucket lists into one TF-IDF vector: each block is mapped
@@ -207,31 +210,40 @@ func (v *vocab) vectorize(c *featureConfig, f *rawFeatures, dst *sparse) {
 }
 
 func (v *vocab) appendBlock(c *featureConfig, buckets []uint32, dst *sparse, weight float32) {
-	cols := dst.colBuf[:0]
+	fs := dst.featBuf[:0]
 	unknown := 0
 	for _, b := range buckets {
 		if col := v.column(b); col >= 0 {
-			cols = append(cols, col)
+			fs = append(fs, feature{col, v.idf[col]})
 		} else {
 			unknown++
 		}
 	}
-	dst.colBuf = cols
-	v.appendCols(c, cols, unknown, dst, weight)
+	dst.featBuf = fs
+	v.appendFeatures(c, fs, unknown, dst, weight)
 }
 
-// appendCols appends one block to dst from the columns of its features in
-// order (repeats included) and the number of its features unseen in
-// training: the distinct columns in order of first occurrence, each valued
-// its TF-IDF, l2-normalised and scaled by weight.
-func (v *vocab) appendCols(c *featureConfig, cols []int32, unknown int, dst *sparse, weight float32) {
+// feature is a vocabulary column with its idf, carried along so that the
+// TF-IDF weighting reads it where it was found (for a word in the lexicon,
+// next to the word's other columns) rather than from the idf array.
+type feature struct {
+	col int32
+	idf float32
+}
+
+// appendFeatures appends one block to dst from its features in order
+// (repeats included) and the number of its features unseen in training:
+// the distinct columns in order of first occurrence, each valued its
+// TF-IDF, l2-normalised and scaled by weight.
+func (v *vocab) appendFeatures(c *featureConfig, fs []feature, unknown int, dst *sparse, weight float32) {
 	start := len(dst.cols)
 	dst.vals = dst.vals[:start]
+	dst.idf = dst.idf[:0]
 	// Count repeated columns with a small open-addressing table whose
 	// slots are invalidated by bumping a generation stamp, not by clearing:
 	// cheaper than sorting the block, and allocation-free once warm.
 	size := 64
-	for size < 2*len(cols) {
+	for size < 2*len(fs) {
 		size *= 2
 	}
 	if len(dst.stamp) < size {
@@ -245,13 +257,15 @@ func (v *vocab) appendCols(c *featureConfig, cols []int32, unknown int, dst *spa
 		clear(dst.stamp)
 		dst.gen = 1
 	}
-	for _, col := range cols {
+	for _, f := range fs {
+		col := f.col
 		for h := (uint32(col) * 0x9e3779b1) & mask; ; h = (h + 1) & mask {
 			if dst.stamp[h] != dst.gen {
 				dst.stamp[h] = dst.gen
 				dst.slot[h] = int32(len(dst.cols))
 				dst.cols = append(dst.cols, col)
 				dst.vals = append(dst.vals, 1)
+				dst.idf = append(dst.idf, f.idf)
 				break
 			}
 			if dst.cols[dst.slot[h]] == col {
@@ -265,7 +279,7 @@ func (v *vocab) appendCols(c *featureConfig, cols []int32, unknown int, dst *spa
 		if c.sublinear && tf > 1 {
 			tf = 1 + float32(math.Log(float64(tf)))
 		}
-		dst.vals[i] = tf * v.idf[dst.cols[i]]
+		dst.vals[i] = tf * dst.idf[i-start]
 	}
 	if len(dst.cols) == start && unknown == 0 {
 		return
@@ -296,21 +310,27 @@ func (v *vocab) appendCols(c *featureConfig, cols []int32, unknown int, dst *spa
 // out in the order extract and vectorize would produce them, so the vector
 // is the same to the bit. Words the lexicon lacks take the general path.
 type lexicon struct {
-	slots   []uint32 // entry index+1 by word hash, 0 when empty
+	// slots holds, by word hash, the hash's high 32 bits << 32 | entry
+	// index+1 (0 when empty), so that a probe rarely touches an entry that
+	// is not the word's.
+	slots   []uint64
 	mask    uint32
 	entries []lexEntry
-	// chars holds the known character n-gram columns of every entry, in
+	// words holds the entries' words back to back.
+	words string
+	// chars holds the known character n-gram features of every entry, in
 	// n-gram order, entry after entry.
-	chars []int32
+	chars []feature
 }
 
 type lexEntry struct {
 	hash uint64 // hashString(fnvOffset^nsWord, word)
-	word string
+	// words[wordOff:wordOff+wordLen] is the word.
+	wordOff, wordLen uint32
 	// Columns, or -1 for a feature unseen in training: the unigram, and the
 	// word as the first, the last and the only word of a text.
 	uni, first, last, only int32
-	// chars[charOff:charEnd] are the known character n-gram columns;
+	// chars[charOff:charEnd] are the known character n-gram features;
 	// charUnknown counts the n-grams unseen in training.
 	charOff, charEnd uint32
 	charUnknown      int32
@@ -326,6 +346,7 @@ func newLexicon(c *featureConfig, v *vocab, texts []string) lexicon {
 	var ws []string
 	var runes []rune
 	var buckets []uint32
+	var arena strings.Builder
 	for _, text := range texts {
 		ws = words(text, ws[:0])
 		for _, w := range ws {
@@ -334,7 +355,8 @@ func newLexicon(c *featureConfig, v *vocab, texts []string) lexicon {
 			}
 			seen[w] = true
 			h := hashString(fnvOffset^nsWord, w)
-			e := lexEntry{hash: h, word: w, uni: col(h), first: -1, last: -1, only: -1, charOff: uint32(len(lx.chars))}
+			e := lexEntry{hash: h, wordOff: uint32(arena.Len()), wordLen: uint32(len(w)), uni: col(h), first: -1, last: -1, only: -1, charOff: uint32(len(lx.chars))}
+			arena.WriteString(w)
 			if c.wordN >= 2 {
 				hb := hashString(fnvOffset^nsBoundary, w)
 				e.first = col(hashByte(hb, '^'))
@@ -345,7 +367,7 @@ func newLexicon(c *featureConfig, v *vocab, texts []string) lexicon {
 				runes, buckets = c.wordCharGrams(w, runes, buckets[:0], mask)
 				for _, b := range buckets {
 					if k := v.column(b); k >= 0 {
-						lx.chars = append(lx.chars, k)
+						lx.chars = append(lx.chars, feature{k, v.idf[k]})
 					} else {
 						e.charUnknown++
 					}
@@ -355,18 +377,19 @@ func newLexicon(c *featureConfig, v *vocab, texts []string) lexicon {
 			lx.entries = append(lx.entries, e)
 		}
 	}
+	lx.words = arena.String()
 	size := 16
 	for size < 2*len(lx.entries) {
 		size *= 2
 	}
-	lx.slots = make([]uint32, size)
+	lx.slots = make([]uint64, size)
 	lx.mask = uint32(size - 1)
 	for i, e := range lx.entries {
 		j := uint32(mix(e.hash)) & lx.mask
 		for lx.slots[j] != 0 {
 			j = (j + 1) & lx.mask
 		}
-		lx.slots[j] = uint32(i + 1)
+		lx.slots[j] = e.hash>>32<<32 | uint64(i+1)
 	}
 	return lx
 }
@@ -381,23 +404,23 @@ func (lx *lexicon) find(h uint64, w string) *lexEntry {
 		if s == 0 {
 			return nil
 		}
-		if e := &lx.entries[s-1]; e.hash == h && e.word == w {
+		if s>>32 != h>>32 {
+			continue
+		}
+		e := &lx.entries[uint32(s)-1]
+		if e.hash == h && lx.words[e.wordOff:e.wordOff+e.wordLen] == w {
 			return e
 		}
 	}
 }
 
+// lexEntryBytes is the size of a lexEntry (44 bytes of fields, aligned).
+const lexEntryBytes = 48
+
 // sizeBytes estimates the memory the lexicon holds.
 func (lx *lexicon) sizeBytes() int {
-	n := len(lx.slots)*4 + len(lx.chars)*4
-	for _, e := range lx.entries {
-		n += int(unsafeSizeofLexEntry) + len(e.word)
-	}
-	return n
+	return len(lx.slots)*8 + len(lx.entries)*lexEntryBytes + len(lx.words) + len(lx.chars)*8
 }
-
-// unsafeSizeofLexEntry is the size of a lexEntry on 64-bit platforms.
-const unsafeSizeofLexEntry = 8 + 16 + 4*4 + 4*3
 
 // wordCharGrams appends to buckets the character n-gram buckets of word w
 // exactly as extract does (none for a word over maxCharWordRunes runes),
@@ -416,11 +439,11 @@ func (c *featureConfig) wordCharGrams(w string, runes []rune, buckets []uint32, 
 
 // classifyFeatures holds Classify's per-call feature scratch.
 type classifyFeatures struct {
-	words    []string
-	runes    []rune
-	buckets  []uint32
-	wordCols []int32
-	charCols []int32
+	words     []string
+	runes     []rune
+	buckets   []uint32
+	wordFeats []feature
+	charFeats []feature
 }
 
 // vectorizeText sets dst to the TF-IDF vector of text: the same vector, to
@@ -430,25 +453,22 @@ func (m *Model) vectorizeText(text string, f *classifyFeatures, dst *sparse) {
 	c, v := &m.fc, m.voc
 	mask := uint64(1)<<c.hashBits - 1
 	f.words = words(text, f.words[:0])
-	wordCols, charCols := f.wordCols[:0], f.charCols[:0]
+	wordFeats, charFeats := f.wordFeats[:0], f.charFeats[:0]
 	wordUnknown, charUnknown := 0, 0
-	addWord := func(h uint64) {
-		if col := v.column(uint32(mix(h) & mask)); col >= 0 {
-			wordCols = append(wordCols, col)
+	addCol := func(col int32) {
+		if col >= 0 {
+			wordFeats = append(wordFeats, feature{col, v.idf[col]})
 		} else {
 			wordUnknown++
 		}
 	}
+	addWord := func(h uint64) { addCol(v.column(uint32(mix(h) & mask))) }
 	last := len(f.words) - 1
 	for i, w := range f.words {
 		h := hashString(fnvOffset^nsWord, w)
 		e := m.lex.find(h, w)
 		if e != nil {
-			if e.uni >= 0 {
-				wordCols = append(wordCols, e.uni)
-			} else {
-				wordUnknown++
-			}
+			addCol(e.uni)
 		} else {
 			addWord(h)
 		}
@@ -466,11 +486,7 @@ func (m *Model) vectorizeText(text string, f *classifyFeatures, dst *sparse) {
 						col = e.only
 					}
 				}
-				if col >= 0 {
-					wordCols = append(wordCols, col)
-				} else {
-					wordUnknown++
-				}
+				addCol(col)
 			} else {
 				h := hashString(fnvOffset^nsBoundary, w)
 				if i == 0 {
@@ -493,23 +509,23 @@ func (m *Model) vectorizeText(text string, f *classifyFeatures, dst *sparse) {
 			continue
 		}
 		if e != nil {
-			charCols = append(charCols, m.lex.chars[e.charOff:e.charEnd]...)
+			charFeats = append(charFeats, m.lex.chars[e.charOff:e.charEnd]...)
 			charUnknown += int(e.charUnknown)
 			continue
 		}
 		f.runes, f.buckets = c.wordCharGrams(w, f.runes, f.buckets[:0], mask)
 		for _, b := range f.buckets {
 			if col := v.column(b); col >= 0 {
-				charCols = append(charCols, col)
+				charFeats = append(charFeats, feature{col, v.idf[col]})
 			} else {
 				charUnknown++
 			}
 		}
 	}
-	f.wordCols, f.charCols = wordCols, charCols
+	f.wordFeats, f.charFeats = wordFeats, charFeats
 	dst.cols = dst.cols[:0]
 	dst.vals = dst.vals[:0]
-	v.appendCols(c, wordCols, wordUnknown, dst, c.wordWeight)
+	v.appendFeatures(c, wordFeats, wordUnknown, dst, c.wordWeight)
 	dst.split = len(dst.cols)
-	v.appendCols(c, charCols, charUnknown, dst, 1)
+	v.appendFeatures(c, charFeats, charUnknown, dst, 1)
 }

@@ -169,7 +169,7 @@ func (m *Model) SizeBytes() int {
 	for c := range e.members {
 		n += len(e.members[c])*4 + len(e.post[c])*12 + 2*24
 	}
-	n += len(e.slots)*4 + len(e.off)*5
+	n += len(e.slots)*8 + len(e.off)*5
 	for _, t := range e.trigrams {
 		n += len(t)*4 + 24
 	}
