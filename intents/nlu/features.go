@@ -2,6 +2,7 @@ package nlu
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -257,35 +258,40 @@ func (v *vocab) appendFeatures(c *featureConfig, fs []feature, unknown int, dst 
 		clear(dst.stamp)
 		dst.gen = 1
 	}
+	// At most len(fs) distinct columns: room for all of them up front, so
+	// that the loop stores by index rather than appending.
+	cols := slices.Grow(dst.cols, len(fs))[:start+len(fs)]
+	vals := slices.Grow(dst.vals, len(fs))[:start+len(fs)]
+	idf := slices.Grow(dst.idf, len(fs))[:len(fs)]
+	stamp, slot, gen := dst.stamp, dst.slot, dst.gen
+	n := start
 	for _, f := range fs {
-		col := f.col
-		for h := (uint32(col) * 0x9e3779b1) & mask; ; h = (h + 1) & mask {
-			if dst.stamp[h] != dst.gen {
-				dst.stamp[h] = dst.gen
-				dst.slot[h] = int32(len(dst.cols))
-				dst.cols = append(dst.cols, col)
-				dst.vals = append(dst.vals, 1)
-				dst.idf = append(dst.idf, f.idf)
+		for h := (uint32(f.col) * 0x9e3779b1) & mask; ; h = (h + 1) & mask {
+			if stamp[h] != gen {
+				stamp[h] = gen
+				slot[h] = int32(n)
+				cols[n], vals[n], idf[n-start] = f.col, 1, f.idf
+				n++
 				break
 			}
-			if dst.cols[dst.slot[h]] == col {
-				dst.vals[dst.slot[h]]++
+			if cols[slot[h]] == f.col {
+				vals[slot[h]]++
 				break
 			}
 		}
 	}
-	for i := start; i < len(dst.cols); i++ {
-		tf := dst.vals[i]
-		if c.sublinear && tf > 1 {
-			tf = 1 + float32(math.Log(float64(tf)))
-		}
-		dst.vals[i] = tf * dst.idf[i-start]
-	}
-	if len(dst.cols) == start && unknown == 0 {
+	dst.cols, dst.vals, dst.idf = cols[:n], vals[:n], idf
+	if n == start && unknown == 0 {
 		return
 	}
 	var norm float64
-	for _, x := range dst.vals[start:] {
+	for i := start; i < n; i++ {
+		tf := vals[i]
+		if c.sublinear && tf > 1 {
+			tf = 1 + float32(math.Log(float64(tf)))
+		}
+		x := tf * idf[i-start]
+		vals[i] = x
 		norm += float64(x) * float64(x)
 	}
 	if c.unknownInNorm {
@@ -297,8 +303,8 @@ func (v *vocab) appendFeatures(c *featureConfig, fs []feature, unknown int, dst 
 		norm += float64(unknown) * float64(v.maxIDF) * float64(v.maxIDF)
 	}
 	inv := weight / float32(math.Sqrt(norm))
-	for i := start; i < len(dst.vals); i++ {
-		dst.vals[i] *= inv
+	for i := start; i < n; i++ {
+		vals[i] *= inv
 	}
 }
 

@@ -113,20 +113,26 @@ func (m *Model) Classify(text string) Prediction {
 	m.vectorizeText(text, &s.feat, &s.vec)
 	m.probabilities(&s.vec, s.scores, s.probs)
 
-	var top [3]int
+	// The three best classes, an earlier class winning a tie, kept in
+	// registers: t0, t1, t2 (-1 until filled) with their probabilities.
 	n := min(3, m.k)
-	for i := range top {
-		top[i] = -1
-	}
+	t0, t1, t2 := -1, -1, -1
+	var p0, p1, p2 float64
 	for c, p := range s.probs {
-		for i := 0; i < n; i++ {
-			if top[i] < 0 || p > s.probs[top[i]] {
-				copy(top[i+1:n], top[i:n-1])
-				top[i] = c
-				break
-			}
+		switch {
+		case t0 < 0 || p > p0:
+			t2, p2, t1, p1 = t1, p1, t0, p0
+			t0, p0 = c, p
+		case n < 2:
+		case t1 < 0 || p > p1:
+			t2, p2 = t1, p1
+			t1, p1 = c, p
+		case n < 3:
+		case t2 < 0 || p > p2:
+			t2, p2 = c, p
 		}
 	}
+	top := [3]int{t0, t1, t2}
 	pred := Prediction{
 		Label:      m.labels[top[0]],
 		Confidence: aboveChance(s.probs[top[0]], m.k),
