@@ -5,7 +5,8 @@ import "slices"
 // The closest training example explains a prediction to an agent. It is
 // searched among the examples of the predicted label only, by the cosine of
 // the word blocks of the TF-IDF vectors, through a per-label inverted index
-// so that it costs a few binary searches rather than a scan. When no example
+// whose columns are found by hashing, so that it costs a probe per word
+// feature of the text rather than a scan. When no example
 // shares a word with the text (typos, another spelling), the example sharing
 // the most character trigrams wins, which still finds "i want a refund" for
 // "refnd pls".
