@@ -27,7 +27,7 @@ func TestAccumulate(t *testing.T) {
 	for i := range w {
 		w[i] = float32(i%13) - 6
 	}
-	for n := 0; n <= 9; n++ {
+	for n := 0; n <= 21; n++ {
 		cols := make([]int32, n)
 		vals := make([]float32, n)
 		for i := range cols {
