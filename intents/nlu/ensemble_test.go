@@ -6,7 +6,8 @@ import (
 )
 
 // naiveBayesReference computes the centred naive Bayes log-probabilities of
-// the documentation directly, class by class, in float64.
+// the documentation (counts of the examples with a feature) directly, class
+// by class, in float64.
 func naiveBayesReference(rows [][]float32, y []int32, k, nFeatures int, alpha float64) [][]float64 {
 	sum := make([][]float64, k) // class -> feature -> summed value
 	for c := range sum {
@@ -14,7 +15,9 @@ func naiveBayesReference(rows [][]float32, y []int32, k, nFeatures int, alpha fl
 	}
 	for i, r := range rows {
 		for f, v := range r {
-			sum[y[i]][f] += float64(v)
+			if v != 0 {
+				sum[y[i]][f]++ // presence, whatever the value
+			}
 		}
 	}
 	out := make([][]float64, nFeatures) // feature -> class
@@ -61,7 +64,7 @@ func TestNaiveBayes(t *testing.T) {
 	}
 	y := []int32{0, 0, 1, 2, 2}
 	const k, nFeatures = 3, 4
-	for _, alpha := range []float64{0.01, 1} {
+	for _, alpha := range []float64{0.001, 1} {
 		nb := make([]float32, nFeatures*k)
 		for i := range nb {
 			nb[i] = 42 // must be overwritten, not added to
@@ -76,11 +79,28 @@ func TestNaiveBayes(t *testing.T) {
 			}
 		}
 	}
-	// Feature 0 occurs in class 0 and a little in class 2, never in class 1.
+	// Feature 0 occurs in both examples of class 0 and in one of class 2,
+	// never in class 1.
 	nb := make([]float32, nFeatures*k)
-	naiveBayes(nb, denseCSR(rows), y, k, 0.01)
+	naiveBayes(nb, denseCSR(rows), y, k, naiveBayesAlpha)
 	if !(nb[0] > nb[2] && nb[2] > nb[1]) {
 		t.Errorf("feature 0 weights %v: want class 0 > class 2 > class 1", nb[:3])
+	}
+	// Counts are presences: the same non-zero pattern with other values
+	// gives the same weights.
+	scaled := make([][]float32, len(rows))
+	for i, r := range rows {
+		scaled[i] = make([]float32, len(r))
+		for f, v := range r {
+			scaled[i][f] = v * float32(1+i+3*f)
+		}
+	}
+	nb2 := make([]float32, nFeatures*k)
+	naiveBayes(nb2, denseCSR(scaled), y, k, naiveBayesAlpha)
+	for i := range nb {
+		if math.Abs(float64(nb[i]-nb2[i])) > 1e-6 {
+			t.Fatalf("weight %d is %v with the values scaled, %v without: want presence counts", i, nb2[i], nb[i])
+		}
 	}
 }
 

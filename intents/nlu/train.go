@@ -86,14 +86,14 @@ const (
 	// features, so their scores are folded into one weight matrix and a
 	// prediction costs what a single model's does. The scores are
 	// 0.55 x the logistic log-odds + 0.45 x the SVM margins / 0.15 + 0.1 x
-	// the naive Bayes log-likelihoods (additive smoothing 0.01), with the
-	// weights chosen on the CLINC150 validation split and on the HWU64
-	// training split, each tenth held out in turn. Against Logistic alone
-	// (8 epochs, character 2-5-grams, the previous default) it raised the
-	// 151-class accuracy at the Larson threshold on CLINC150's validation
-	// split from 91.7 % to 92.8 % and the held-out HWU64 accuracy from
-	// 88.8 % to 89.3 %, for about the same training time (two models of
-	// 6 epochs on fewer features).
+	// the naive Bayes log-likelihoods (presence counts, additive smoothing
+	// 0.001, see naiveBayes), with the weights chosen on the CLINC150
+	// validation split and on the HWU64 training split, each tenth held out
+	// in turn. Against Logistic alone (8 epochs, character 2-5-grams, the
+	// previous default) it raised the 151-class accuracy at the Larson
+	// threshold on CLINC150's validation split from 91.7 % to 93.0 % and
+	// the held-out HWU64 accuracy from 88.8 % to 89.6 %, for about the same
+	// training time (two models of 6 epochs on fewer features).
 	Ensemble Loss = iota
 	// Logistic trains a multinomial logistic regression.
 	Logistic
@@ -117,7 +117,7 @@ const (
 	ensembleLogistic   = 0.55
 	ensembleHinge      = 0.45
 	ensembleNaiveBayes = 0.1
-	naiveBayesAlpha    = 0.01
+	naiveBayesAlpha    = 0.001
 )
 
 // Defaults of Options.
@@ -379,22 +379,36 @@ func trainEnsemble(x *csr, y []int32, k, nFeatures int, opt Options) ([]float32,
 }
 
 // naiveBayes sets nb (feature-major, k per feature) to the log-probabilities
-// of a multinomial naive Bayes model whose "counts" are the TF-IDF values of
-// x, with additive smoothing alpha, each feature's row centred on its mean.
-// Centring changes no softmax (a feature adds the same amount to every
-// class) but keeps a text's scores near zero, and so its confidence low,
-// when its features are equally likely under every class. The class priors
-// are left out: CLINC150's and most configurations' classes are balanced,
-// and the Logistic part learns biases.
+// of a multinomial naive Bayes model whose counts are the numbers of a
+// class's examples that have each feature (x's non-zero entries, whatever
+// their values), with additive smoothing alpha, each feature's row centred on
+// its mean. Centring changes no softmax (a feature adds the same amount to
+// every class) but keeps a text's scores near zero, and so its confidence
+// low, when its features are equally likely under every class. The class
+// priors are left out: CLINC150's and most configurations' classes are
+// balanced, and the Logistic part learns biases.
+//
+// Presence counts with a small alpha make the part a sharp "has this class
+// ever been seen with this feature" vote, which the two discriminative parts
+// lack: against counting the TF-IDF values with alpha 0.01 (the previous
+// default) it raised the held-out HWU64 accuracy from 89.3 % to 89.6 % and
+// the CLINC150 validation 151-class accuracy from 92.8 % to 93.0 % (oos_val
+// recall at the Larson threshold 66 % against 68 %, the threshold 0.35
+// against 0.27: confidences are higher), at no cost in training or
+// classification time. On
+// CLINC150 (24,500 columns, 106 non-zero features per example) the
+// smoothing mass alpha x columns is now 25 against about 10,600 counts per
+// class; with TF-IDF values (12 per example, 1,200 per class) and alpha
+// 0.01 it was 245, enough to flatten the part.
 func naiveBayes(nb []float32, x *csr, y []int32, k int, alpha float64) {
 	clear(nb)
 	total := make([]float64, k)
 	for i, c := range y {
-		cols, vals := x.row(i)
-		for p, col := range cols {
-			nb[int(col)*k+int(c)] += vals[p]
-			total[c] += float64(vals[p])
+		cols, _ := x.row(i)
+		for _, col := range cols {
+			nb[int(col)*k+int(c)]++
 		}
+		total[c] += float64(len(cols))
 	}
 	nFeatures := len(nb) / k
 	logTotal := make([]float64, k)
