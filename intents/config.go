@@ -169,7 +169,7 @@ type PrivacyConfig struct {
 const (
 	DefaultThreshold = 0 // 0 defers to the classifier's own calibrated default
 	// DefaultAmbiguity: on CLINC150 val, the answers whose two best topics are closer than 0.3
-	// are right only 47 % of the time — a coin toss worth a question — and make up 4.4 % of
+	// are right only 48 % of the time — a coin toss worth a question — and make up 3.3 % of
 	// the answered messages; a smaller margin leaves most of those wrong answers unasked.
 	DefaultAmbiguity            = 0.3
 	DefaultMaxMessageChars      = 4000
