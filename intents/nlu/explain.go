@@ -97,13 +97,6 @@ func (m *Model) buildExplanations(examples []Example, y []int32, x *csr) {
 		}
 		e.slots = append(e.slots, tab...)
 	}
-	// The lexicon is built here, with the other indexes Classify reads
-	// beside the weights, from the same examples.
-	texts := make([]string, len(examples))
-	for i, ex := range examples {
-		texts[i] = ex.Text
-	}
-	m.lex = newLexicon(&m.fc, m.voc, texts)
 	e.trigramFC = featureConfig{charMin: 3, charMax: 3, hashBits: m.fc.hashBits}
 	e.trigrams = make([][]int32, len(examples))
 	var f rawFeatures

@@ -336,6 +336,11 @@ func Train(examples []Example, opt Options) (*Model, error) {
 		m.oosIndex = int(i)
 	}
 	m.buildExplanations(examples, y, &x)
+	texts := make([]string, len(examples))
+	for i, ex := range examples {
+		texts[i] = ex.Text
+	}
+	m.lex = newLexicon(&m.fc, m.voc, texts)
 	return m, nil
 }
 
