@@ -1,8 +1,6 @@
 package nlu_test
 
 import (
-	"bufio"
-	"compress/gzip"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -11,12 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/attune-chat/attune/intents/nlu"
 	"github.com/attune-chat/attune/intents/nlu/nlueval"
+	"github.com/attune-chat/attune/internal/digestfile"
 )
 
 // The golden test pins Classify's complete output (label, confidence, top
@@ -282,11 +282,14 @@ func TestClassifyGolden(t *testing.T) {
 		writeClassifyGolden(t, models)
 		return
 	}
-	want := readClassifyGolden(t)
+	want, err := digestfile.Read(classifyGoldenPath)
+	if err != nil {
+		t.Fatal(err)
+	}
 	checked, bad := 0, 0
 	for _, gm := range models {
 		for i, text := range gm.texts {
-			key := fmt.Sprintf("%s\t%d", gm.name, i)
+			key := digestfile.Key(gm.name, strconv.Itoa(i))
 			w, ok := want[key]
 			if !ok {
 				t.Fatalf("%s: not in %s; regenerate it with -update-golden before changing Classify", key, classifyGoldenPath)
@@ -314,61 +317,19 @@ func TestClassifyGolden(t *testing.T) {
 	}
 }
 
-func readClassifyGolden(t *testing.T) map[string]string {
-	t.Helper()
-	f, err := os.Open(classifyGoldenPath)
-	if err != nil {
-		t.Fatalf("open golden: %v", err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatalf("gunzip %s: %v", classifyGoldenPath, err)
-	}
-	want := map[string]string{}
-	sc := bufio.NewScanner(zr)
-	for sc.Scan() {
-		f := strings.Split(sc.Text(), "\t")
-		if len(f) != 3 {
-			t.Fatalf("bad golden line %q", sc.Text())
-		}
-		want[f[0]+"\t"+f[1]] = f[2]
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("read %s: %v", classifyGoldenPath, err)
-	}
-	return want
-}
-
 func writeClassifyGolden(t *testing.T, models []goldenModel) {
 	t.Helper()
-	f, err := os.Create(classifyGoldenPath)
-	if err != nil {
-		t.Fatalf("create golden: %v", err)
-	}
-	zw, err := gzip.NewWriterLevel(f, gzip.BestCompression)
-	if err != nil {
-		t.Fatalf("gzip: %v", err)
-	}
-	bw := bufio.NewWriter(zw)
-	n := 0
+	var rows []digestfile.Row
 	for _, gm := range models {
 		for i, text := range gm.texts {
 			d, _ := predictionDigest(t, gm.model, text)
-			fmt.Fprintf(bw, "%s\t%d\t%s\n", gm.name, i, d)
-			n++
+			rows = append(rows, digestfile.Row{Corpus: gm.name, ID: strconv.Itoa(i), Digest: d})
 		}
 	}
-	if err := bw.Flush(); err != nil {
-		t.Fatalf("write golden: %v", err)
+	if err := digestfile.Write(classifyGoldenPath, rows); err != nil {
+		t.Fatal(err)
 	}
-	if err := zw.Close(); err != nil {
-		t.Fatalf("write golden: %v", err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatalf("write golden: %v", err)
-	}
-	t.Logf("wrote %d digests to %s", n, classifyGoldenPath)
+	t.Logf("wrote %d digests to %s", len(rows), classifyGoldenPath)
 }
 
 // TestConcurrentClassifyVaried classifies the golden texts of the small

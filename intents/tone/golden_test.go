@@ -2,7 +2,6 @@ package tone
 
 import (
 	"bufio"
-	"compress/gzip"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/attune-chat/attune/internal/digestfile"
 )
 
 // The golden test pins Analyze's full output (scores, dominant tone, intensity, evidence) on
@@ -102,10 +103,13 @@ func TestAnalyzeGolden(t *testing.T) {
 		writeGolden(t, cases)
 		return
 	}
-	want := readGolden(t)
+	want, err := digestfile.Read(goldenPath)
+	if err != nil {
+		t.Fatal(err)
+	}
 	checked, bad := 0, 0
 	for _, c := range cases {
-		key := c.corpus + "\t" + c.id
+		key := digestfile.Key(c.corpus, c.id)
 		w, ok := want[key]
 		if !ok {
 			t.Fatalf("%s: not in %s; regenerate it with -update-golden before changing Analyze", key, goldenPath)
@@ -127,61 +131,15 @@ func TestAnalyzeGolden(t *testing.T) {
 	}
 }
 
-func readGolden(t *testing.T) map[string]string {
-	t.Helper()
-	f, err := os.Open(goldenPath)
-	if err != nil {
-		t.Fatalf("open golden: %v", err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatalf("gunzip %s: %v", goldenPath, err)
-	}
-	want := map[string]string{}
-	sc := bufio.NewScanner(zr)
-	for sc.Scan() {
-		f := strings.Split(sc.Text(), "\t")
-		if len(f) != 3 {
-			t.Fatalf("bad golden line %q", sc.Text())
-		}
-		want[f[0]+"\t"+f[1]] = f[2]
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("read %s: %v", goldenPath, err)
-	}
-	return want
-}
-
 func writeGolden(t *testing.T, cases []goldenCase) {
 	t.Helper()
-	f, err := os.Create(goldenPath)
-	if err != nil {
-		t.Fatalf("create golden: %v", err)
-	}
-	zw, err := gzip.NewWriterLevel(f, gzip.BestCompression)
-	if err != nil {
-		t.Fatalf("gzip: %v", err)
-	}
-	bw := bufio.NewWriter(zw)
-	seen := map[string]bool{}
-	for _, c := range cases {
-		key := c.corpus + "\t" + c.id
-		if seen[key] {
-			t.Fatalf("duplicate golden key %q", key)
-		}
-		seen[key] = true
+	rows := make([]digestfile.Row, len(cases))
+	for i, c := range cases {
 		d, _ := resultDigest(t, shared.Analyze(c.text))
-		fmt.Fprintf(bw, "%s\t%s\n", key, d)
+		rows[i] = digestfile.Row{Corpus: c.corpus, ID: c.id, Digest: d}
 	}
-	if err := bw.Flush(); err != nil {
-		t.Fatalf("write golden: %v", err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatalf("write golden: %v", err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatalf("write golden: %v", err)
+	if err := digestfile.Write(goldenPath, rows); err != nil {
+		t.Fatal(err)
 	}
 	t.Logf("wrote %d digests to %s", len(cases), goldenPath)
 }
