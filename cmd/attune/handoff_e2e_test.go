@@ -700,6 +700,12 @@ func logsQuote(td *testDaemon, texts ...string) []string {
 // a daemon on it.
 func handoffSetup(t testing.TB, graceSeconds int, agents ...[4]string) (td *testDaemon, db, cfg string) {
 	t.Helper()
+	return handoffSetupWith(t, graceSeconds, web.Options{}, agents...)
+}
+
+// handoffSetupWith is handoffSetup with transport options for the daemon.
+func handoffSetupWith(t testing.TB, graceSeconds int, wo web.Options, agents ...[4]string) (td *testDaemon, db, cfg string) {
+	t.Helper()
 	db = filepath.Join(t.TempDir(), "attune.db")
 	cfg = handoffConfig(t, graceSeconds)
 	for _, a := range agents {
@@ -709,7 +715,7 @@ func handoffSetup(t testing.TB, graceSeconds int, agents ...[4]string) (td *test
 		}
 		addAgent(t, db, a[0], a[1], a[2], capacity)
 	}
-	return startHandoffDaemon(t, db, cfg), db, cfg
+	return startHandoffDaemonWith(t, db, cfg, wo), db, cfg
 }
 
 // --- tests ---
@@ -1198,11 +1204,9 @@ func TestHandoffAgentBadInput(t *testing.T) {
 // database keeps (the CLI's own re-queue must not make the running queue's saves look outdated).
 func TestHandoffAgentRemovedWhileServing(t *testing.T) {
 	const grace = 1
-	db := filepath.Join(t.TempDir(), "attune.db")
-	cfg := handoffConfig(t, grace)
-	addAgent(t, db, "ana", "Ana", "orders", 3)
-	addAgent(t, db, "ben", "Ben", "orders", 3)
-	td := startHandoffDaemonWith(t, db, cfg, web.Options{SessionCheck: 200 * time.Millisecond})
+	td, db, _ := handoffSetupWith(t, grace, web.Options{SessionCheck: 200 * time.Millisecond},
+		[4]string{"ana", "Ana", "orders", "3"},
+		[4]string{"ben", "Ben", "orders", "3"})
 	ana := connectAgent(t, td, "ana")
 	v := chattingWith(t, td, ana)
 	ben := connectAgent(t, td, "ben")
@@ -1247,11 +1251,9 @@ func TestHandoffAgentRemovedWhileServing(t *testing.T) {
 // close in that window is what the database keeps, not the CLI's re-queue (which would bring the
 // ended conversation back as waiting at the next start).
 func TestHandoffAgentRemovedThenClosesTheChat(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "attune.db")
-	cfg := handoffConfig(t, 60)
-	addAgent(t, db, "ana", "Ana", "orders", 3)
-	addAgent(t, db, "ben", "Ben", "orders", 3)
-	td := startHandoffDaemonWith(t, db, cfg, web.Options{SessionCheck: time.Hour})
+	td, db, _ := handoffSetupWith(t, 60, web.Options{SessionCheck: time.Hour},
+		[4]string{"ana", "Ana", "orders", "3"},
+		[4]string{"ben", "Ben", "orders", "3"})
 	ana := connectAgent(t, td, "ana")
 	v := chattingWith(t, td, ana)
 
