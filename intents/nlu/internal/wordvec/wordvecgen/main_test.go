@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/attune-chat/attune/intents/nlu/internal/wordvec"
+)
+
+func TestRunKeepsFirstLines(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "glove.txt")
+	text := "the 0.1 -0.2 0.3\n, 1 2 3\nrefund -1.5 0 2.25\nbanana 4 4 4\n"
+	if err := os.WriteFile(in, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "table.bin")
+	if err := run(in, out, 3); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, err := wordvec.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tab.Len() != 3 || tab.Dim() != 3 || tab.Row("refund") != 2 || tab.Row("banana") != -1 {
+		t.Fatalf("Len %d Dim %d, refund at %d, banana at %d; want 3, 3, 2, -1", tab.Len(), tab.Dim(), tab.Row("refund"), tab.Row("banana"))
+	}
+	q, scale := tab.Vector(2)
+	if got := scale * float32(int8(q[2])); got != 2.25 {
+		t.Errorf("refund[2] = %v, want 2.25 (the largest component is exact)", got)
+	}
+}
+
+func TestConvertRejects(t *testing.T) {
+	for name, text := range map[string]string{
+		"empty":         "",
+		"no components": "the\n",
+		"ragged":        "the 1 2\nof 1\n",
+		"not a number":  "the 1 x\n",
+	} {
+		if err := convert(strings.NewReader(text), &bytes.Buffer{}, 10); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	if err := run("", "out", 1); err == nil {
+		t.Error("run without -in: no error")
+	}
+}
