@@ -23,6 +23,35 @@
 //     rather than hashing and looking up each n-gram; the vectors are the
 //     training path's to the bit (TestVectorizeTextMatchesTraining, and
 //     TestClassifyGolden pins whole predictions).
+//   - A dense block of 100 columns after the hashed ones: the mean of the
+//     pretrained GloVe 6B vectors (package internal/wordvec: the 50,000
+//     most frequent words, each rounded to 100 signed bytes and a scale) of
+//     the text's words, each weighted by its idf as a unigram (the rarest
+//     idf for a word unseen in training), l2-normalised to norm 1
+//     (Options.WordVectors). It tells the linear model that "reimburse"
+//     is near "refund" even when only one of them is in the examples; the
+//     model stays linear in its features. Held out, it raised HWU64 (each
+//     tenth of train held out in turn, 9,956 queries) from 89.60 % to
+//     90.41 % (SGD seeds 2 and 3, before rounding to bytes: 90.50 and
+//     90.31 % against 89.60 and 89.64 %) and the CLINC150 validation
+//     151-class accuracy from 93.03 % to 93.52 % (93.32 and 93.39 %
+//     against 92.90 and 92.90 %), with oos_val recall at the Larson
+//     threshold 64 % against 66 % (66 and 63 % against 62 and 63 %).
+//     Tried on the same data: the plain mean at norms 0.5, 0.7, 1, 1.2
+//     and 1.5 (HWU64 89.96-90.28 %; 1.5 dropped oos_val recall to 51 %),
+//     the idf-weighted mean at 0.8 and 1.2 (90.30 and 90.25 %),
+//     stopwords left out (90.41-90.43 %, CLINC150 93.16-93.29 %), the
+//     element-wise maximum over the words appended to the mean (200
+//     columns: 90.38-90.39 %, oos_val recall 55-56 %), and tables of the
+//     first 10,000, 20,000, 30,000 and 100,000 words (90.05, 90.21, 90.28
+//     and 90.49 %; CLINC150 93.16, 93.23, 93.32 and 93.52 %). Rounding to bytes changed the held-out
+//     figures by at most 0.03 point. The naive Bayes part leaves the block
+//     out. Classify scores it through a per-word projection of each word
+//     seen in training (its vector times the block's weights, k numbers):
+//     scoring the 100 columns directly cost 1.5x the classification time
+//     of the model without the block on CLINC150, the projections 1.2x
+//     (BenchmarkClassifyCLINC, alternating runs). Training takes 1.4x as
+//     long (BenchmarkTrainCLINC median 6.0 s against 4.2 s).
 //   - An ensemble of three linear models over the same TF-IDF vectors,
 //     folded into one weight matrix (Options.Loss = Ensemble, the default):
 //     a multinomial logistic regression (L2, C = 20) and one-vs-rest

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/attune-chat/attune/intents/nlu/internal/wordvec"
 )
 
 // Feature namespaces keep a word, a word pair and a character n-gram with
@@ -60,6 +62,75 @@ type featureConfig struct {
 	wordWeight float32
 	// unknownInNorm counts features unseen in training in the l2 norm.
 	unknownInNorm bool
+	// wv holds the word vectors of the dense block (nil: no dense block),
+	// wvWeight its l2 norm.
+	wv       *wordvec.Table
+	wvWeight float32
+}
+
+// denseCols is the number of columns of the dense block.
+func (c *featureConfig) denseCols() int {
+	if c.wv == nil {
+		return 0
+	}
+	return c.wv.Dim()
+}
+
+// denseWord is one word's share of the dense block: its row in the word
+// vector table, its weight (the idf of the word as a unigram) and, for a
+// word seen in training, its row of Model.proj (-1 otherwise).
+type denseWord struct {
+	row, proj int32
+	idf       float32
+}
+
+// wordIDF returns the idf of a word whose unigram has column col (-1: a
+// word unseen in training, which gets the rarest idf).
+func (v *vocab) wordIDF(col int32) float32 {
+	if col >= 0 {
+		return v.idf[col]
+	}
+	return v.maxIDF
+}
+
+// appendDense appends the dense block to dst: the idf-weighted sum of the
+// pretrained vectors of the text's words (those the table has),
+// l2-normalised and scaled by c.wvWeight, in columns v.dense onwards. It
+// appends nothing when no word has a vector. Words are weighted by idf so
+// that "what", "is" and "my", which every intent uses, do not outweigh the
+// words that tell intents apart.
+func (v *vocab) appendDense(c *featureConfig, ws []denseWord, dst *sparse) {
+	dst.denseAt = -1
+	if c.wv == nil || len(ws) == 0 {
+		return
+	}
+	d := c.wv.Dim()
+	if cap(dst.dense) < d {
+		dst.dense = make([]float32, d)
+	}
+	acc := dst.dense[:d]
+	clear(acc)
+	for _, w := range ws {
+		q, scale := c.wv.Vector(w.row)
+		f := w.idf * scale
+		q = q[:len(acc)]
+		for j := range acc {
+			acc[j] += f * float32(int8(q[j]))
+		}
+	}
+	var norm float64
+	for _, x := range acc {
+		norm += float64(x) * float64(x)
+	}
+	if norm == 0 {
+		return
+	}
+	inv := c.wvWeight / float32(math.Sqrt(norm))
+	dst.denseAt, dst.denseInv = len(dst.cols), inv
+	for j, x := range acc {
+		dst.cols = append(dst.cols, v.dense+int32(j))
+		dst.vals = append(dst.vals, x*inv)
+	}
 }
 
 // rawFeatures holds the hashed buckets of one text, split into the word block
@@ -147,6 +218,9 @@ type vocab struct {
 	idf   []float32 // column -> idf
 	// maxIDF is the idf of a feature never seen in training.
 	maxIDF float32
+	// dense is the first column of the dense block, after the hashed
+	// features' columns.
+	dense int32
 }
 
 func newVocab(buckets []uint32, idf []float32) *vocab {
@@ -196,18 +270,42 @@ type sparse struct {
 	// of each distinct column of the block being appended.
 	featBuf []feature
 	idf     []float32
+	// words and dense are appendDense's input and accumulator; denseAt is
+	// where the dense block starts in cols (-1: no block), denseInv the
+	// factor that normalised it.
+	words    []denseWord
+	dense    []float32
+	denseAt  int
+	denseInv float32
+	// pcols and pvals are Model.scoreDense's scratch.
+	pcols []int32
+	pvals []float32
 }
 
 // vectorize turns bucket lists into one TF-IDF vector: each block is mapped
 // to columns (unknown buckets dropped), counted, weighted and l2-normalised,
 // and the two blocks are concatenated (so the whole vector has norm sqrt 2
-// when both blocks are present, as scikit-learn's FeatureUnion does).
+// when both blocks are present, as scikit-learn's FeatureUnion does). The
+// dense block of word vectors follows them.
 func (v *vocab) vectorize(c *featureConfig, f *rawFeatures, dst *sparse) {
 	dst.cols = dst.cols[:0]
 	dst.vals = dst.vals[:0]
 	v.appendBlock(c, f.word, dst, c.wordWeight)
 	dst.split = len(dst.cols)
 	v.appendBlock(c, f.char, dst, 1)
+	mask := uint64(1)<<c.hashBits - 1
+	ws := dst.words[:0]
+	for _, w := range f.words {
+		if c.wv == nil {
+			break
+		}
+		if row := c.wv.Row(w); row >= 0 {
+			col := v.column(uint32(mix(hashString(fnvOffset^nsWord, w)) & mask))
+			ws = append(ws, denseWord{row, -1, v.wordIDF(col)})
+		}
+	}
+	dst.words = ws
+	v.appendDense(c, ws, dst)
 }
 
 func (v *vocab) appendBlock(c *featureConfig, buckets []uint32, dst *sparse, weight float32) {
@@ -336,6 +434,9 @@ type lexEntry struct {
 	// Columns, or -1 for a feature unseen in training: the unigram, and the
 	// word as the first, the last and the only word of a text.
 	uni, first, last, only int32
+	// vec is the word's row in the word vector table and proj its row of
+	// Model.proj, or -1.
+	vec, proj int32
 	// chars[charOff:charEnd] are the known character n-gram features;
 	// charUnknown counts the n-grams unseen in training.
 	charOff, charEnd uint32
@@ -361,7 +462,10 @@ func newLexicon(c *featureConfig, v *vocab, texts []string) lexicon {
 			}
 			seen[w] = true
 			h := hashString(fnvOffset^nsWord, w)
-			e := lexEntry{hash: h, wordOff: uint32(arena.Len()), wordLen: uint32(len(w)), uni: col(h), first: -1, last: -1, only: -1, charOff: uint32(len(lx.chars))}
+			e := lexEntry{hash: h, wordOff: uint32(arena.Len()), wordLen: uint32(len(w)), uni: col(h), first: -1, last: -1, only: -1, vec: -1, proj: -1, charOff: uint32(len(lx.chars))}
+			if c.wv != nil {
+				e.vec = c.wv.Row(w)
+			}
 			arena.WriteString(w)
 			if c.wordN >= 2 {
 				hb := hashString(fnvOffset^nsBoundary, w)
@@ -420,8 +524,8 @@ func (lx *lexicon) find(h uint64, w string) *lexEntry {
 	}
 }
 
-// lexEntryBytes is the size of a lexEntry (44 bytes of fields, aligned).
-const lexEntryBytes = 48
+// lexEntryBytes is the size of a lexEntry (52 bytes of fields, aligned).
+const lexEntryBytes = 56
 
 // sizeBytes estimates the memory the lexicon holds.
 func (lx *lexicon) sizeBytes() int {
@@ -461,6 +565,7 @@ func (m *Model) vectorizeText(text string, f *classifyFeatures, dst *sparse) {
 	f.words = words(text, f.words[:0])
 	wordFeats, charFeats := f.wordFeats[:0], f.charFeats[:0]
 	wordUnknown, charUnknown := 0, 0
+	dense := dst.words[:0]
 	addCol := func(col int32) {
 		if col >= 0 {
 			wordFeats = append(wordFeats, feature{col, v.idf[col]})
@@ -473,10 +578,18 @@ func (m *Model) vectorizeText(text string, f *classifyFeatures, dst *sparse) {
 	for i, w := range f.words {
 		h := hashString(fnvOffset^nsWord, w)
 		e := m.lex.find(h, w)
+		uni, row, proj := int32(-1), int32(-1), int32(-1)
 		if e != nil {
-			addCol(e.uni)
+			uni, row, proj = e.uni, e.vec, e.proj
 		} else {
-			addWord(h)
+			uni = v.column(uint32(mix(h) & mask))
+			if c.wv != nil {
+				row = c.wv.Row(w)
+			}
+		}
+		addCol(uni)
+		if row >= 0 {
+			dense = append(dense, denseWord{row, proj, v.wordIDF(uni)})
 		}
 		if c.wordN >= 2 && i > 0 {
 			h := hashString(fnvOffset^nsBigram, f.words[i-1])
@@ -534,4 +647,6 @@ func (m *Model) vectorizeText(text string, f *classifyFeatures, dst *sparse) {
 	v.appendFeatures(c, wordFeats, wordUnknown, dst, c.wordWeight)
 	dst.split = len(dst.cols)
 	v.appendFeatures(c, charFeats, charUnknown, dst, 1)
+	dst.words = dense
+	v.appendDense(c, dense, dst)
 }

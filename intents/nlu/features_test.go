@@ -66,3 +66,42 @@ func TestVectorizeTextMatchesTraining(t *testing.T) {
 		}
 	}
 }
+
+// TestScoreDenseMatchesBlock checks that scoring the dense block through
+// the per-word projections gives the scores of its columns (up to float32
+// rounding), and that a text with a word vector unseen in training, which
+// has no projection, is scored through the columns.
+func TestScoreDenseMatchesBlock(t *testing.T) {
+	m, texts := sliceModel(t)
+	texts = append(texts, "weather", "the weather in paris", "translate hello", "pin pin pin", "zzqx")
+	projected := 0
+	for _, text := range texts {
+		var cf classifyFeatures
+		var vec sparse
+		m.vectorizeText(text, &cf, &vec)
+		want := slices.Clone(m.bias)
+		accumulate(want, m.w, vec.cols, vec.vals)
+		got := slices.Clone(m.bias)
+		if !m.scoreDense(&vec, got) {
+			continue
+		}
+		projected++
+		for c := range want {
+			if d := got[c] - want[c]; d > 1e-4 || d < -1e-4 {
+				t.Errorf("%q class %d: projected score %v, block score %v", text, c, got[c], want[c])
+			}
+		}
+	}
+	if projected < len(texts)/2 {
+		t.Errorf("only %d of %d texts scored through projections", projected, len(texts))
+	}
+	var cf classifyFeatures
+	var vec sparse
+	m.vectorizeText("weather in helsinki", &cf, &vec) // "helsinki" is in GloVe, not in the slice
+	if vec.denseAt < 0 {
+		t.Fatal("no dense block for a text of common words")
+	}
+	if m.scoreDense(&vec, make([]float32, m.k)) {
+		t.Error("a word seen only in GloVe was scored through a projection it cannot have")
+	}
+}

@@ -10,11 +10,11 @@ import (
 // threshold chosen by the rule of Larson et al. (2019) on the CLINC150
 // validation split (val + oos_val: the best accuracy over the 151 classes,
 // out-of-scope counting as its own class) for a model trained with default
-// Options on CLINC150 train: 0.3471, rounded to 0.35. `attune eval intents
+// Options on CLINC150 train: 0.4379, rounded to 0.44. `attune eval intents
 // --clinc FILE` prints the chosen value again. Because Confidence is
 // corrected for chance it carries over to smaller label sets; a business
 // that prefers handing over to answering wrongly raises it.
-const DefaultThreshold = 0.35
+const DefaultThreshold = 0.44
 
 // Scored is one label with its calibrated probability.
 type Scored struct {
@@ -68,7 +68,11 @@ type Model struct {
 	byClass [][]int32 // class -> example indices
 	expl    explainIndex
 	// lex holds the features of the words seen in training.
-	lex     lexicon
+	lex lexicon
+	// proj holds, for each word of the lexicon that has a word vector, its
+	// vector times the dense block's weights (k per word): see
+	// scoreDense.
+	proj    []float32
 	scratch sync.Pool
 }
 
@@ -148,7 +152,9 @@ func (m *Model) Classify(text string) Prediction {
 // probabilities computes the softmax of the linear scores of vec.
 func (m *Model) probabilities(vec *sparse, scores []float32, probs []float64) {
 	copy(scores, m.bias)
-	accumulate(scores, m.w, vec.cols, vec.vals)
+	if !m.scoreDense(vec, scores) {
+		accumulate(scores, m.w, vec.cols, vec.vals)
+	}
 	maxS := float32(math.Inf(-1))
 	for _, s := range scores {
 		maxS = max(maxS, s)
@@ -164,10 +170,71 @@ func (m *Model) probabilities(vec *sparse, scores []float32, probs []float64) {
 	}
 }
 
+// scoreDense adds the scores of vec to scores using proj for the dense
+// block, and reports whether it could: every word that contributed to the
+// block must have been seen in training (otherwise the caller scores the
+// block's columns as usual). The dense block is
+// inv x sum_i idf_i v_i, so its scores are sum_i (idf_i x inv) x (v_i W):
+// one row of k per word, as cheap as a sparse feature, rather than the
+// block's 100 rows. On CLINC150 (150 classes) scoring the block's rows made
+// a classification 1.5x as long as without the block; through the
+// projections it is 1.2x. The scores differ from the block's in float32
+// rounding only (TestScoreDenseMatchesBlock).
+func (m *Model) scoreDense(vec *sparse, scores []float32) bool {
+	if vec.denseAt < 0 || m.proj == nil {
+		return false
+	}
+	cols, vals := vec.pcols[:0], vec.pvals[:0]
+	for _, w := range vec.words {
+		if w.proj < 0 {
+			return false
+		}
+		cols = append(cols, w.proj)
+		vals = append(vals, w.idf*vec.denseInv)
+	}
+	vec.pcols, vec.pvals = cols, vals
+	accumulate(scores, m.w, vec.cols[:vec.denseAt], vec.vals[:vec.denseAt])
+	accumulate(scores, m.proj, cols, vals)
+	return true
+}
+
+// buildProjections fills proj (see scoreDense) once the weights and the
+// lexicon are final.
+func (m *Model) buildProjections() {
+	wv := m.fc.wv
+	if wv == nil {
+		return
+	}
+	k, d := m.k, wv.Dim()
+	dense := m.w[int(m.voc.dense)*k : (int(m.voc.dense)+d)*k]
+	row := make([]float64, k)
+	for i := range m.lex.entries {
+		e := &m.lex.entries[i]
+		if e.vec < 0 {
+			continue
+		}
+		e.proj = int32(len(m.proj) / k)
+		q, scale := wv.Vector(e.vec)
+		clear(row)
+		for j := range d {
+			x := float64(scale) * float64(int8(q[j]))
+			for c, w := range dense[j*k : j*k+k] {
+				row[c] += x * float64(w)
+			}
+		}
+		for _, x := range row {
+			m.proj = append(m.proj, float32(x))
+		}
+	}
+}
+
 // SizeBytes estimates the memory the model holds (weights, vocabulary and
-// explanation index), for the memory budget of a configuration.
+// explanation index), for the memory budget of a configuration. The word
+// vector table is shared by every model of the process and not counted:
+// 5.6 MB of read-only data in the binary plus 2.3 MB of heap for its word
+// index once the first model is trained.
 func (m *Model) SizeBytes() int {
-	n := len(m.w)*4 + len(m.bias)*4 + len(m.voc.slots)*8 + len(m.voc.idf)*4
+	n := len(m.w)*4 + len(m.proj)*4 + len(m.bias)*4 + len(m.voc.slots)*8 + len(m.voc.idf)*4
 	e := &m.expl
 	for _, t := range e.texts {
 		n += len(t) + 16
