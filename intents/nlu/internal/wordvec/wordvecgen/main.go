@@ -29,21 +29,21 @@ func main() {
 	n := flag.Int("n", 50000, "number of lines (most frequent words) to keep")
 	out := flag.String("out", "", "table file to write")
 	flag.Parse()
-	var err error
+	conv, src := convert, *in
 	if *wink != "" {
-		err = runWink(*wink, *out, *n)
-	} else {
-		err = run(*in, *out, *n)
+		conv, src = convertWink, *wink
 	}
-	if err != nil {
+	if err := run(src, *out, *n, conv); err != nil {
 		fmt.Fprintln(os.Stderr, "wordvecgen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(in, out string, n int) error {
+// run converts the first n words of file in with conv and writes the table
+// to out.
+func run(in, out string, n int, conv func(io.Reader, io.Writer, int) error) error {
 	if in == "" || out == "" || n <= 0 {
-		return errors.New("need -in, -out and a positive -n")
+		return errors.New("need -in or -wink, -out and a positive -n")
 	}
 	f, err := os.Open(in)
 	if err != nil {
@@ -51,26 +51,7 @@ func run(in, out string, n int) error {
 	}
 	defer f.Close()
 	var buf bytes.Buffer
-	if err := convert(f, &buf, n); err != nil {
-		return fmt.Errorf("convert %s: %w", in, err)
-	}
-	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", out, err)
-	}
-	return nil
-}
-
-func runWink(in, out string, n int) error {
-	if in == "" || out == "" || n <= 0 {
-		return errors.New("need -wink, -out and a positive -n")
-	}
-	f, err := os.Open(in)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var buf bytes.Buffer
-	if err := convertWink(bufio.NewReader(f), &buf, n); err != nil {
+	if err := conv(bufio.NewReader(f), &buf, n); err != nil {
 		return fmt.Errorf("convert %s: %w", in, err)
 	}
 	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {

@@ -18,7 +18,7 @@ func TestRunKeepsFirstLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "table.bin")
-	if err := run(in, out, 3); err != nil {
+	if err := run(in, out, 3, convert); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(out)
@@ -49,7 +49,7 @@ func TestConvertRejects(t *testing.T) {
 			t.Errorf("%s: no error", name)
 		}
 	}
-	if err := run("", "out", 1); err == nil {
+	if err := run("", "out", 1, convert); err == nil {
 		t.Error("run without -in: no error")
 	}
 }
@@ -86,7 +86,7 @@ func TestConvertWinkRejects(t *testing.T) {
 			t.Errorf("%s: no error", name)
 		}
 	}
-	if err := runWink("", "out", 1); err == nil {
-		t.Error("runWink without -wink: no error")
+	if err := run(filepath.Join(t.TempDir(), "absent.json"), "out", 1, convertWink); err == nil {
+		t.Error("run on a missing file: no error")
 	}
 }
