@@ -295,13 +295,12 @@ func (v *vocab) vectorize(c *featureConfig, f *rawFeatures, dst *sparse) {
 	v.appendBlock(c, f.char, dst, 1)
 	mask := uint64(1)<<c.hashBits - 1
 	ws := dst.words[:0]
-	for _, w := range f.words {
-		if c.wv == nil {
-			break
-		}
-		if row := c.wv.Row(w); row >= 0 {
-			col := v.column(uint32(mix(hashString(fnvOffset^nsWord, w)) & mask))
-			ws = append(ws, denseWord{row, -1, v.wordIDF(col)})
+	if c.wv != nil {
+		for _, w := range f.words {
+			if row := c.wv.Row(w); row >= 0 {
+				col := v.column(uint32(mix(hashString(fnvOffset^nsWord, w)) & mask))
+				ws = append(ws, denseWord{row, -1, v.wordIDF(col)})
+			}
 		}
 	}
 	dst.words = ws
