@@ -334,13 +334,13 @@ func (e *Engine) askLLM(ctx context.Context, k *knowledge, c *conversation, m st
 	if err != nil {
 		det.Failure = llm.Reason(err)
 		e.log.Warn("llm unavailable; answering without it", "conversation", c.id, "reason", det.Failure)
-		for _, h := range ans.Retrieved {
-			if id, ok := strings.CutPrefix(h.Chunk.Source, "faq/"); ok {
+		// Only the best match is worth offering, and only when it is an FAQ entry.
+		if len(ans.Retrieved) > 0 {
+			if id, ok := strings.CutPrefix(ans.Retrieved[0].Chunk.Source, "faq/"); ok {
 				if f, ok := cfg.FAQByID(id); ok {
 					return o("This may help: "+pick(f.Answer, m.ConversationID, st.turns), SourceFAQ, RuleLLMUnavailable), det, streamID
 				}
 			}
-			break // only the best match is worth offering
 		}
 		fallback.rule = RuleLLMUnavailable
 		return fallback, det, streamID

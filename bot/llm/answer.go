@@ -108,6 +108,7 @@ func (c *Client) Answer(ctx context.Context, req Request, onDelta func(delta str
 	chk := newChecker(&know.allowed, pr.facts, pr.instructions, c.maxChars)
 	rl := &relay{check: chk.check, restore: rs.Restore, onDelta: onDelta}
 
+	//lint:ignore SA1019 max_tokens on purpose: see Endpoint.MaxTokens.
 	creq := openai.ChatCompletionRequest{Model: c.ep.Model, MaxTokens: c.ep.MaxTokens}
 	if c.ep.Temperature != nil {
 		creq.Temperature = float32(*c.ep.Temperature)

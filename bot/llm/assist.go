@@ -193,7 +193,8 @@ func (c *Client) ClassifyIntent(ctx context.Context, text string, choices []Choi
 // local servers ignore tool_choice.
 func (c *Client) callTool(ctx context.Context, op, system, user string, tool openai.Tool) (string, error) {
 	req := openai.ChatCompletionRequest{
-		Model:      c.ep.Model,
+		Model: c.ep.Model,
+		//lint:ignore SA1019 max_tokens on purpose: see Endpoint.MaxTokens.
 		MaxTokens:  c.ep.MaxTokens,
 		Messages:   []openai.ChatCompletionMessage{{Role: "system", Content: system}, {Role: "user", Content: user}},
 		Tools:      []openai.Tool{tool},

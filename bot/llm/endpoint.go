@@ -48,7 +48,9 @@ type Endpoint struct {
 	KeySource string
 	// Timeout bounds every call, retries included: the visitor never waits longer.
 	Timeout time.Duration
-	// MaxTokens caps the length of a generated reply.
+	// MaxTokens caps the length of a generated reply. It is sent as max_tokens, which
+	// go-openai marks deprecated: OpenAI replaced it only for its reasoning models, and it is
+	// the field the self-hosted OpenAI-compatible servers (llama.cpp, vLLM, Ollama) read.
 	MaxTokens int
 	// Temperature is nil when the endpoint's default should be used.
 	Temperature *float64

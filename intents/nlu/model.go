@@ -63,10 +63,7 @@ type Model struct {
 	oosIndex int // class index of OutOfScope, or -1
 	invTemp  float32
 
-	// Explanations: per class, the training texts and their vectors.
-	texts   []string
-	byClass [][]int32 // class -> example indices
-	expl    explainIndex
+	expl explainIndex
 	// lex holds the features of the words seen in training.
 	lex lexicon
 	// proj holds, for each word of the lexicon that has a word vector, its
@@ -77,7 +74,6 @@ type Model struct {
 }
 
 type classifyScratch struct {
-	raw    rawFeatures
 	feat   classifyFeatures
 	vec    sparse
 	scores []float32
