@@ -15,14 +15,19 @@
 // network over the sequence of GloVe vectors (width 3, 64-200 max-pooled filters, 3-10 epochs:
 // alone 0.39-0.45, averaged with the regression at most 0.525, which would also cost far more than
 // the analyzer's 10 µs). Nor did other letter groups than the 4-grams inside words (0.502
-// without any): 3-grams alone 0.513, 3+4 0.515, 4+5 0.498, 5 alone 0.498, 3-5 0.497 (0.501-0.516
-// at min counts 2-20, 0.500-0.504 hashed into 2^18 or 2^20 buckets, 0.488-0.509 at other l2, lr,
-// epochs or NB smoothing, 0.498 with eight seeds); only the first and last groups of each word
-// (3-5: 0.495, 4: 0.502, 3+4: 0.507), or such affixes added to the 4-grams (0.495-0.516); the
-// letter-group block's feature value scaled 0.3-1.5 (0.504-0.516, 3-5 at 0.3: 0.512) or its
-// penalty ×0.3 or ×3 (0.498-0.514); groups inside negation scopes (0.497-0.503), groups across
-// the space between words (0.493-0.511), groups only for words rarer than 5-1000 in train
-// (0.488-0.510), letter runs cut to two ("sooo" → "soo": 0.516, 22 such features).
+// without any): 3-grams alone 0.513, 3+4 0.515, 4+5 0.498, 5 alone 0.498, 3-5 0.497 (0.488-0.516
+// at other min counts, hashing, l2, lr, epochs, NB smoothing or eight seeds); only the first and
+// last groups of each word (0.495-0.507), or such affixes added to the 4-grams (0.495-0.516); the
+// letter-group block scaled 0.3-1.5 or penalised ×0.3 or ×3 (0.498-0.516); groups inside negation
+// scopes (0.497-0.503), across the space between words (0.493-0.511), only for words rarer than
+// 5-1000 in train (0.488-0.510); letter runs cut to two ("sooo" → "soo": 0.516). Nor did discrete
+// word clusters made from the GloVe vectors (spherical k-means from a fixed seed over the 20,000-
+// 50,000 most frequent words; one NB-scaled feature per word for its cluster, NOT_-marked in a
+// negation scope): one k of 100-3000 made 0.508-0.522, several at once 0.514-0.517, cluster
+// bigrams 0.509-0.523, clusters only for rare words 0.509-0.520. Over 8 seeds the best (k 256 with
+// k-100 cluster bigrams) made 0.523 against 0.511 for the words alone, and without the budget both
+// reach 0.56-0.57: neither letter groups nor clusters rank frustrated texts better. Anxiety swings
+// 0.56-0.66 with the seeds and its share of the neutral budget whatever the features.
 package main
 
 import (
