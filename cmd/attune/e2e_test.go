@@ -623,6 +623,17 @@ func TestRunCommands(t *testing.T) {
 			args:    []string{"serve", "--port", "8080"},
 			wantErr: []string{"-port"},
 		},
+		// Asking for help is a success, not a failure; a wrong flag is a usage mistake (2).
+		{name: "eval tone --help", args: []string{"eval", "tone", "--help"}, wantCode: 0, wantErr: []string{"-goemotions"}},
+		{name: "eval intents -h", args: []string{"eval", "intents", "-h"}, wantCode: 0, wantErr: []string{"-clinc"}},
+		{name: "serve --help", args: []string{"serve", "--help"}, wantCode: 0, wantErr: []string{"--trusted-proxies"}},
+		{name: "check --help", args: []string{"check", "--help"}, wantCode: 0, wantOut: []string{"attune check FILE"}},
+		{name: "config --help", args: []string{"config", "--help"}, wantCode: 0, wantOut: []string{"attune config default"}},
+		{name: "eval tone with an unknown flag", args: []string{"eval", "tone", "--bogus"}, wantCode: 2, wantErr: []string{"-bogus"}},
+		{name: "eval tone without a data set", args: []string{"eval", "tone"}, wantCode: 2, wantErr: []string{"--vader DIR, --goemotions DIR, --test FILE"}},
+		{name: "eval tone with a train split", args: []string{"eval", "tone", "--goemotions", dir, "--split", "train"}, wantCode: 2, wantErr: []string{`--split "train"`}},
+		{name: "eval intents with a stray argument", args: []string{"eval", "intents", "data.csv"}, wantCode: 2, wantErr: []string{`unexpected argument "data.csv"`}},
+		{name: "eval tone with a missing folder", args: []string{"eval", "tone", "--goemotions", filepath.Join(dir, "nope")}, wantCode: 1, wantErr: []string{"nope"}},
 		{
 			name: "serve with a malformed trusted proxy", wantCode: 2,
 			args:    []string{"serve", "--addr", "127.0.0.1:0", "--db", db, "--trusted-proxies", "10.0.0.1, 10.0.0.0/33"},

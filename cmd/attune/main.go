@@ -13,6 +13,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -67,9 +68,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "check":
 		return check(args[1:], stdout, stderr)
 	case "config":
-		if len(args) == 2 && args[1] == "default" {
+		switch {
+		case len(args) == 2 && args[1] == "default":
 			_, err = stdout.Write(configs.Demo)
-		} else {
+		case isHelp(args[1:]):
+			fmt.Fprintln(stdout, "usage: attune config default   print the embedded demo configuration")
+		default:
 			err = fmt.Errorf("%w: attune config default", errUsage)
 		}
 	case "eval":
@@ -87,9 +91,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	}
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, flag.ErrHelp): // the flag set has printed its usage
 		return 0
-	case errors.Is(err, errUsage):
+	case errors.Is(err, errUsage), errors.Is(err, nlueval.ErrUsage), errors.Is(err, toneeval.ErrUsage):
 		fmt.Fprintf(stderr, "attune: %v\n", err)
 		return 2
 	default:
@@ -103,6 +107,10 @@ func check(files []string, stdout, stderr io.Writer) int {
 	if len(files) == 0 {
 		fmt.Fprintln(stderr, "attune: usage: attune check FILE...")
 		return 2
+	}
+	if isHelp(files) {
+		fmt.Fprintln(stdout, "usage: attune check FILE...   validate configuration files; each problem is printed as FILE:LINE:COL: what is wrong — how to fix it")
+		return 0
 	}
 	code := 0
 	for _, f := range files {
@@ -140,4 +148,9 @@ func eval(args []string, stdout, stderr io.Writer) error {
 	default:
 		return fmt.Errorf("%w: unknown evaluation %q; use intents or tone", errUsage, args[0])
 	}
+}
+
+// isHelp reports whether args is a lone request for help, for the sub-commands that take no flags.
+func isHelp(args []string) bool {
+	return len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help")
 }

@@ -72,6 +72,10 @@ type Report struct {
 	ModelBytes      int     `json:"model_bytes"`
 }
 
+// ErrUsage marks a mistake in the command line itself, as opposed to a
+// dataset that cannot be read: the caller exits with status 2 for it.
+var ErrUsage = errors.New("usage")
+
 // Command runs `attune eval intents` with args (without the sub-command
 // words). It writes the report to stdout and usage or problems to stderr.
 func Command(args []string, stdout, stderr io.Writer) error {
@@ -89,11 +93,14 @@ func Command(args []string, stdout, stderr io.Writer) error {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", ErrUsage, err)
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return fmt.Errorf("%w: unexpected argument %q", ErrUsage, fs.Arg(0))
 	}
 	var ds Dataset
 	var err error
@@ -104,7 +111,7 @@ func Command(args []string, stdout, stderr io.Writer) error {
 		ds, err = loadCSVDataset(*train, *test, *val, *holdout)
 	default:
 		fs.Usage()
-		return errors.New("give either --clinc FILE, or --train FILE with exactly one of --test FILE and --holdout F")
+		return fmt.Errorf("%w: give either --clinc FILE, or --train FILE with exactly one of --test FILE and --holdout F", ErrUsage)
 	}
 	if err != nil {
 		return err

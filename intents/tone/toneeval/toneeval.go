@@ -55,6 +55,10 @@ type Report struct {
 	AnalyzeP50us     float64        `json:"analyze_p50_us"`
 }
 
+// ErrUsage marks a mistake in the command line itself, as opposed to a
+// dataset that cannot be read: the caller exits with status 2 for it.
+var ErrUsage = errors.New("usage")
+
 // Command runs `attune eval tone` with args (without the "eval tone" words).
 func Command(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("eval tone", flag.ContinueOnError)
@@ -65,11 +69,18 @@ func Command(args []string, stdout, stderr io.Writer) error {
 	testFile := fs.String("test", "", "CSV file with header text,tones (tones separated by |)")
 	asJSON := fs.Bool("json", false, "print one JSON object with every figure")
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: unexpected argument %q", ErrUsage, fs.Arg(0))
 	}
 	if *vaderDir == "" && *goDir == "" && *testFile == "" {
 		fs.Usage()
-		return errors.New("eval tone: give at least one of --vader, --goemotions, --test")
+		return fmt.Errorf("%w: give at least one of --vader DIR, --goemotions DIR, --test FILE", ErrUsage)
 	}
 	a := tone.New()
 	var rep Report
@@ -81,7 +92,7 @@ func Command(args []string, stdout, stderr io.Writer) error {
 	}
 	if *goDir != "" {
 		if *split != "test" && *split != "dev" {
-			return fmt.Errorf("eval tone: --split %q: want test or dev (train is what the weights learned from)", *split)
+			return fmt.Errorf("%w: --split %q: want test or dev (train is what the weights learned from)", ErrUsage, *split)
 		}
 		if err := evalGoEmotions(a, filepath.Join(*goDir, *split+".tsv"), &rep, &text); err != nil {
 			return err
