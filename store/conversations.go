@@ -201,6 +201,8 @@ func (db *DB) SetState(ctx context.Context, conversationID, state string) error 
 }
 
 // DeleteExpired deletes conversations (with their messages and decisions, and visitors left without conversations) whose UpdatedAt is before the cutoff; it returns how many conversations it deleted. Used for transcript retention.
+// The deleted text is overwritten in the database file and the WAL is emptied (see purge), so a
+// copy of the files taken afterwards does not hold it either.
 func (db *DB) DeleteExpired(ctx context.Context, before time.Time) (int, error) {
 	var deleted int
 	err := db.write(ctx, func(ctx context.Context, tx *wtx, _ time.Time) error {
@@ -225,6 +227,7 @@ func (db *DB) DeleteExpired(ctx context.Context, before time.Time) (int, error) 
 		return 0, fmt.Errorf("delete conversations before %s: %w", before.UTC().Format(time.RFC3339), err)
 	}
 	if deleted > 0 {
+		db.purge(ctx)
 		db.log.Info("expired conversations deleted", "count", deleted)
 	}
 	return deleted, nil

@@ -56,7 +56,7 @@ type DB struct {
 	log      *slog.Logger
 	batchMax int
 
-	wdb *sql.DB // exactly one connection, used only by the writer goroutine
+	wdb *sql.DB // exactly one connection, used by the writer goroutine (and purge, between batches)
 	rdb *sql.DB // read-only connections for queries
 
 	// mu orders Close against senders: a sender holds it shared while it
@@ -131,6 +131,10 @@ func open(ctx context.Context, path string, opt Options) (*DB, error) {
 	//     one fsync per batch.
 	//   - foreign_keys=ON: SQLite leaves it off by default, and the ON
 	//     DELETE CASCADE retention relies on it.
+	//   - secure_delete=ON: deleted rows (expired or erased transcripts) are
+	//     overwritten with zeros, in their pages and in freed pages, instead
+	//     of staying readable in the file until the space is reused. See also
+	//     purge, which empties the WAL after a deletion.
 	//   - busy_timeout: wait instead of failing at once on a lock.
 	//   - _txlock=immediate: BEGIN takes the write lock up front, so a
 	//     transaction never fails half-way with SQLITE_BUSY on lock upgrade.
@@ -139,6 +143,7 @@ func open(ctx context.Context, path string, opt Options) (*DB, error) {
 		"_pragma=journal_mode(WAL)",
 		"_pragma=synchronous(NORMAL)",
 		"_pragma=foreign_keys(1)",
+		"_pragma=secure_delete(1)",
 		"_txlock=immediate",
 	))
 	if err != nil {
@@ -247,6 +252,31 @@ func (db *DB) Ping(ctx context.Context) error {
 		return fmt.Errorf("ping database %s: %w", db.path, translate(err))
 	}
 	return nil
+}
+
+// purge moves everything committed from the WAL into the database file and
+// truncates the WAL to zero bytes. Deletions of personal data call it: with
+// secure_delete the deleted rows are zeroed in the pages written by the
+// deleting transaction, but the WAL still holds the older copies of those
+// pages (the ones written when the messages arrived) until it is reused, and
+// the database file keeps the text until the next automatic checkpoint.
+//
+// It runs on the writer's one connection, which database/sql hands over
+// between two batches. The deletion has already committed, so a checkpoint
+// that cannot finish (a reader holding an old snapshot for longer than the
+// busy timeout, or a Close meanwhile) is only logged: the next automatic
+// checkpoint overwrites what is left.
+func (db *DB) purge(ctx context.Context) {
+	var busy, logFrames, checkpointed int
+	err := db.wdb.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &checkpointed)
+	switch {
+	case err != nil:
+		db.log.Warn("store: WAL not emptied after a deletion; deleted text stays in it until the next checkpoint",
+			"path", db.path, "err", translate(err))
+	case busy != 0:
+		db.log.Warn("store: WAL not emptied after a deletion (a reader held it); deleted text stays in it until the next checkpoint",
+			"path", db.path)
+	}
 }
 
 // clock returns the store's current time as it will be stored: UTC,
