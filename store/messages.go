@@ -221,22 +221,26 @@ func (db *DB) Decisions(ctx context.Context, conversationID string) ([]Decision,
 	if err != nil {
 		return nil, fmt.Errorf("decisions of %s: %w", conversationID, translate(err))
 	}
-	ds, err := collect(rows, func(rows *sql.Rows) (Decision, error) {
-		var d Decision
-		var details sql.NullString
-		var at int64
-		if err := rows.Scan(&d.ConversationID, &d.Seq, &d.InReplyTo, &d.Intent, &d.Confidence,
-			&d.Source, &d.Rule, &details, &at); err != nil {
-			return Decision{}, err
-		}
-		if details.Valid {
-			d.Details = json.RawMessage(details.String)
-		}
-		d.At = fromMillis(at)
-		return d, nil
-	})
+	ds, err := collect(rows, scanDecision)
 	if err != nil {
 		return nil, fmt.Errorf("decisions of %s: %w", conversationID, err)
 	}
 	return ds, nil
+}
+
+// scanDecision reads one row of conversation_id, seq, in_reply_to, intent,
+// confidence, source, rule, details, decided_at.
+func scanDecision(rows *sql.Rows) (Decision, error) {
+	var d Decision
+	var details sql.NullString
+	var at int64
+	if err := rows.Scan(&d.ConversationID, &d.Seq, &d.InReplyTo, &d.Intent, &d.Confidence,
+		&d.Source, &d.Rule, &details, &at); err != nil {
+		return Decision{}, err
+	}
+	if details.Valid {
+		d.Details = json.RawMessage(details.String)
+	}
+	d.At = fromMillis(at)
+	return d, nil
 }

@@ -66,25 +66,30 @@ func (db *DB) Notes(ctx context.Context, conversationID string) ([]Note, error) 
 	if db.isShut.Load() {
 		return nil, ErrClosed
 	}
-	rows, err := db.rdb.QueryContext(ctx,
-		`SELECT n.conversation_id, n.seq, n.agent_id, a.name, n.body, n.created_at
-		 FROM notes n LEFT JOIN agents a ON a.id = n.agent_id
-		 WHERE n.conversation_id = ? ORDER BY n.seq`, conversationID)
+	rows, err := db.rdb.QueryContext(ctx, sqlNotesOf, conversationID)
 	if err != nil {
 		return nil, fmt.Errorf("notes of %s: %w", conversationID, translate(err))
 	}
-	ns, err := collect(rows, func(rows *sql.Rows) (Note, error) {
-		var n Note
-		var agentID, name sql.NullString
-		var at int64
-		if err := rows.Scan(&n.ConversationID, &n.Seq, &agentID, &name, &n.Text, &at); err != nil {
-			return Note{}, err
-		}
-		n.AgentID, n.AgentName, n.At = agentID.String, name.String, fromMillis(at)
-		return n, nil
-	})
+	ns, err := collect(rows, scanNote)
 	if err != nil {
 		return nil, fmt.Errorf("notes of %s: %w", conversationID, err)
 	}
 	return ns, nil
+}
+
+// sqlNotesOf reads the notes of one conversation, in order, with their authors' names.
+const sqlNotesOf = `SELECT n.conversation_id, n.seq, n.agent_id, a.name, n.body, n.created_at
+	FROM notes n LEFT JOIN agents a ON a.id = n.agent_id
+	WHERE n.conversation_id = ? ORDER BY n.seq`
+
+// scanNote reads one row of sqlNotesOf.
+func scanNote(rows *sql.Rows) (Note, error) {
+	var n Note
+	var agentID, name sql.NullString
+	var at int64
+	if err := rows.Scan(&n.ConversationID, &n.Seq, &agentID, &name, &n.Text, &at); err != nil {
+		return Note{}, err
+	}
+	n.AgentID, n.AgentName, n.At = agentID.String, name.String, fromMillis(at)
+	return n, nil
 }

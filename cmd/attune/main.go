@@ -7,6 +7,7 @@
 //	attune eval tone        measure the tone analyzer on VADER's and GoEmotions' sets
 //	attune bench            load-test the server over loopback websockets
 //	attune agent ...        manage agent accounts
+//	attune visitor ...      find, export or delete what is stored about one visitor
 //	attune version          print the version
 package main
 
@@ -40,6 +41,7 @@ Usage:
   attune eval tone [flags]                                 evaluate the tone analyzer (see --help)
   attune bench [flags]                                     load-test a server over loopback (see --help)
   attune agent add|list|remove|passwd [flags]              manage agent accounts (for the agent console)
+  attune visitor find|export|delete [flags]                find, export or delete a visitor's data (see --help)
   attune version                                           print the version
 
 Run "attune serve --help" for the server's flags and environment variables.
@@ -82,6 +84,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = bench(ctx, args[1:], stdout, stderr)
 	case "agent":
 		err = agentCommand(ctx, args[1:], stdin, stdout, stderr)
+	case "visitor":
+		err = visitorCommand(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "attune %s\n", version)
 	case "help", "--help", "-h":
