@@ -26,6 +26,21 @@ func (db *DB) PauseWriter(ctx context.Context) (resume func(), wait func() error
 	return func() { close(release) }, func() error { return <-result }
 }
 
+// BlockWrite queues a write request that, when the writer runs it, reports
+// on started and then holds its batch open until release is called.
+func (db *DB) BlockWrite(ctx context.Context) (started <-chan struct{}, release func(), wait func() error) {
+	run, rel := make(chan struct{}), make(chan struct{})
+	result := make(chan error, 1)
+	go func() {
+		result <- db.write(ctx, func(context.Context, *wtx, time.Time) error {
+			close(run)
+			<-rel
+			return nil
+		})
+	}()
+	return run, func() { close(rel) }, func() error { return <-result }
+}
+
 // QueuedWrites reports how many write requests wait in the queue.
 func (db *DB) QueuedWrites() int { return len(db.reqs) }
 

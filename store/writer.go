@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,18 +16,43 @@ import (
 type writeFunc func(ctx context.Context, tx *wtx, now time.Time) error
 
 type writeReq struct {
-	ctx  context.Context
-	fn   writeFunc
-	done chan error // buffered: the writer never blocks on an absent caller
+	ctx   context.Context
+	fn    writeFunc
+	done  chan error   // buffered: the writer never blocks on an absent caller
+	state atomic.Int32 // reqQueued, then reqRunning (the writer) or reqAbandoned (the caller)
+}
+
+// Request states: whoever moves a request out of reqQueued first decides
+// whether it runs, so a caller that gives up either leaves a request that will
+// never run, or waits for the outcome of one that may commit.
+const (
+	reqQueued int32 = iota
+	reqRunning
+	reqAbandoned
+)
+
+// claim reports whether the writer may run r, marking it running. A request
+// already running (retried after SQLite rolled its batch back) runs again.
+func (r *writeReq) claim() bool {
+	if r.state.Load() == reqRunning {
+		return true
+	}
+	if r.ctx.Err() != nil {
+		return false
+	}
+	return r.state.CompareAndSwap(reqQueued, reqRunning)
 }
 
 // write queues fn for the writer and waits for its outcome. It returns nil
-// only once the transaction holding fn has committed.
+// if and only if the transaction holding fn has committed.
 //
-// When ctx ends while the request is still queued, the writer skips it; when
-// it ends while the batch is running, the caller gets ctx.Err() but the write
-// may still commit. Callers therefore retry with the same client id, which
-// AppendMessage deduplicates.
+// When ctx ends while the request is still queued, write returns ctx.Err()
+// at once and the writer skips the request. When it ends once the writer has
+// started the request, write waits for the batch's outcome: returning
+// ctx.Err() then would report as not stored a write that commits a moment
+// later (a visitor told to resend a message that was in fact stored, whose
+// resend is then a duplicate the bot never answers). That wait is bounded by
+// one batch, which never waits on a caller.
 func (db *DB) write(ctx context.Context, fn writeFunc) error {
 	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 
@@ -47,7 +73,10 @@ func (db *DB) write(ctx context.Context, fn writeFunc) error {
 	case err := <-req.done:
 		return err
 	case <-ctx.Done():
-		return ctx.Err()
+		if req.state.CompareAndSwap(reqQueued, reqAbandoned) {
+			return ctx.Err() // the writer will skip it
+		}
+		return <-req.done
 	}
 }
 
@@ -104,8 +133,11 @@ func (db *DB) runBatch(batch []*writeReq, errs []error) {
 		if errs[i] != nil {
 			continue
 		}
-		if err := r.ctx.Err(); err != nil {
-			errs[i] = err // the caller gave up while queued: skip it
+		if !r.claim() {
+			errs[i] = r.ctx.Err() // the caller gave up while queued: skip it
+			if errs[i] == nil {   // abandoned only after ctx ended; never nil in practice
+				errs[i] = context.Canceled
+			}
 			continue
 		}
 		pending = append(pending, i)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/attune-chat/attune/store"
 )
@@ -197,5 +198,58 @@ func TestFullDisk(t *testing.T) {
 			MustAppend(t, db, store.Message{ConversationID: conv.ID, From: store.FromVisitor, Text: big})
 			assertTurnCount(t, db, conv.ID, 1, 0)
 		})
+	}
+}
+
+// A caller whose context ends while its write is running in a batch must get the write's real
+// outcome, not ctx.Err(): a message reported as not stored but committed is "sent again" by the
+// visitor, found as a duplicate, and never answered by the bot.
+func TestWriteOutcomeAfterCallerGivesUp(t *testing.T) {
+	db := MustOpenDB(t)
+	bg := context.Background()
+	conv, _ := MustCreateConversation(t, db)
+
+	resume, parked := db.PauseWriter(bg)
+	callerCtx, cancel := context.WithCancel(bg)
+	defer cancel()
+	type result struct {
+		m   store.Message
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		m, _, err := db.AppendMessage(callerCtx, store.Message{ConversationID: conv.ID, From: store.FromVisitor, ClientID: "c1", Text: "hello"})
+		res <- result{m, err}
+	}()
+	waitQueued(t, db, 1)
+	started, release, blocked := db.BlockWrite(bg) // the same batch, after the message
+	waitQueued(t, db, 2)
+	resume()
+	if err := parked(); err != nil {
+		t.Fatal(err)
+	}
+	<-started // the message is inserted; its batch is not committed yet
+	cancel()
+	var got result
+	select {
+	case got = <-res: // answered while the batch is still open: it cannot know the outcome
+		release()
+	case <-time.After(100 * time.Millisecond):
+		release()
+		got = <-res
+	}
+	if err := blocked(); err != nil {
+		t.Fatal(err)
+	}
+
+	msgs, err := db.MessagesAfter(bg, conv.ID, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case got.err != nil && len(msgs) == 1:
+		t.Fatalf("AppendMessage = %v, but the message was committed (seq %d): a caller told \"not stored\" resends and the resend is a duplicate", got.err, msgs[0].Seq)
+	case got.err == nil && (len(msgs) != 1 || got.m.Seq != msgs[0].Seq):
+		t.Fatalf("AppendMessage = seq %d, nil; stored %+v", got.m.Seq, msgs)
 	}
 }
