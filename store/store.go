@@ -159,7 +159,7 @@ func open(ctx context.Context, path string, opt Options) (*DB, error) {
 
 	if err := db.initWriter(ctx); err != nil {
 		_ = wdb.Close()
-		return nil, err
+		return nil, explainUnwritable(abs, err)
 	}
 
 	// Readers: query_only makes any accidental write through the read pool
@@ -178,7 +178,7 @@ func open(ctx context.Context, path string, opt Options) (*DB, error) {
 	if err := rdb.PingContext(ctx); err != nil {
 		_ = rdb.Close()
 		_ = wdb.Close()
-		return nil, fmt.Errorf("connect reader: %w", translate(err))
+		return nil, explainUnwritable(abs, fmt.Errorf("connect reader: %w", translate(err)))
 	}
 	db.rdb = rdb
 
@@ -206,7 +206,27 @@ func (db *DB) initWriter(ctx context.Context) error {
 	if err := db.migrate(ctx); err != nil {
 		return err
 	}
+	if err := db.checkWritable(ctx); err != nil {
+		return err
+	}
 	return db.prepareWrites(ctx)
+}
+
+// checkWritable tries one write and rolls it back. A file this process may
+// only read opens without error (SQLite falls back to read-only access), and
+// once migrated it needs no write at start, so without this check the server
+// would start, report itself ready, and refuse every message.
+func (db *DB) checkWritable(ctx context.Context) error {
+	tx, err := db.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("check write access: %w", translate(err))
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO schema_migrations (version, applied_at) VALUES ('write check, rolled back', 0)`); err != nil {
+		return fmt.Errorf("check write access: %w", translate(err))
+	}
+	return nil
 }
 
 // dsn builds a modernc.org/sqlite URI for path. The path is escaped so that
