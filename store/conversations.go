@@ -203,32 +203,71 @@ func (db *DB) SetState(ctx context.Context, conversationID, state string) error 
 // DeleteExpired deletes conversations (with their messages and decisions, and visitors left without conversations) whose UpdatedAt is before the cutoff; it returns how many conversations it deleted. Used for transcript retention.
 // The deleted text is overwritten in the database file and the WAL is emptied (see purge), so a
 // copy of the files taken afterwards does not hold it either.
+//
+// It deletes in transactions of at most DefaultExpireChunk conversations, oldest first, so that a
+// sweep with much to delete (after retention was lowered, or a long downtime) never holds the
+// writer for long: visitor messages queued meanwhile are committed between two chunks. When ctx
+// ends or a chunk fails, the chunks already deleted stay deleted and are counted.
 func (db *DB) DeleteExpired(ctx context.Context, before time.Time) (int, error) {
-	var deleted int
-	err := db.write(ctx, func(ctx context.Context, tx *wtx, _ time.Time) error {
-		// Messages and decisions go by ON DELETE CASCADE.
-		res, err := tx.ExecContext(ctx,
-			sqlDeleteExpired, toMillis(before))
-		if err != nil {
-			return err
+	deleted := 0
+	var err error
+	for {
+		var n int
+		n, err = db.deleteExpiredChunk(ctx, before)
+		deleted += n
+		if err != nil || n < db.expireChunk {
+			break
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx,
-			sqlDeleteOrphanVisitors); err != nil {
-			return err
-		}
-		deleted = int(n)
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("delete conversations before %s: %w", before.UTC().Format(time.RFC3339), err)
 	}
 	if deleted > 0 {
 		db.purge(ctx)
 		db.log.Info("expired conversations deleted", "count", deleted)
+	}
+	if err != nil {
+		return deleted, fmt.Errorf("delete conversations before %s: %w", before.UTC().Format(time.RFC3339), err)
+	}
+	return deleted, nil
+}
+
+// DefaultExpireChunk is how many conversations one retention transaction deletes at most: with
+// their messages, decision records and overwritten text, about a tenth of a second of writing.
+const DefaultExpireChunk = 500
+
+// deleteExpiredChunk deletes up to db.expireChunk of the oldest expired conversations in one
+// write request, with the visitors it leaves without any conversation.
+func (db *DB) deleteExpiredChunk(ctx context.Context, before time.Time) (int, error) {
+	var deleted int
+	err := db.write(ctx, func(ctx context.Context, tx *wtx, _ time.Time) error {
+		deleted = 0
+		rows, err := tx.QueryContext(ctx, sqlExpiredChunk, toMillis(before), db.expireChunk)
+		if err != nil {
+			return err
+		}
+		type idPair struct{ conv, visitor string }
+		expired, err := collect(rows, func(rows *sql.Rows) (idPair, error) {
+			var p idPair
+			err := rows.Scan(&p.conv, &p.visitor)
+			return p, err
+		})
+		if err != nil {
+			return err
+		}
+		// Messages, decisions, hand-off records, waits and notes go by ON DELETE CASCADE.
+		for _, p := range expired {
+			if _, err := tx.ExecContext(ctx, sqlDeleteConversation, p.conv); err != nil {
+				return err
+			}
+		}
+		for _, p := range expired {
+			if _, err := tx.ExecContext(ctx, sqlDeleteVisitorIfOrphan, p.visitor, p.visitor); err != nil {
+				return err
+			}
+		}
+		deleted = len(expired)
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
 	return deleted, nil
 }

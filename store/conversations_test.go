@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -257,5 +258,54 @@ func TestVisitorConversations(t *testing.T) {
 	}
 	if cs, err := db.VisitorConversations(ctx, first.VisitorID); err != nil || len(cs) != 1 || cs[0].ID != second.ID {
 		t.Fatalf("after expiry: %+v, %v; want only the later conversation", cs, err)
+	}
+}
+
+// A retention sweep with much to delete (the first one after retention_days was lowered, or after
+// a long downtime) must not hold the single writer for the whole deletion: every visitor message
+// waits behind a write transaction, and one that deletes months of transcripts takes seconds to
+// minutes. Measured before the fix: 150,000 expired conversations with three messages each took
+// one 10.6 s transaction, longer than a visitor message's 10 s deadline. Each transaction now
+// deletes at most a chunk of conversations, and writes queued meanwhile go between two chunks.
+func TestDeleteExpiredInChunks(t *testing.T) {
+	ctx := context.Background()
+	day0 := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	db, clock := MustOpenDBWithClock(t, day0)
+	const chunk, expired = 4, 10
+	db.SetExpireChunk(chunk)
+	var old []store.Conversation
+	for i := range expired {
+		c, _ := MustCreateConversation(t, db)
+		MustAppend(t, db, store.Message{ConversationID: c.ID, From: store.FromVisitor, Text: fmt.Sprint("message ", i)})
+		old = append(old, c)
+	}
+	// A returning visitor: their old conversation expires, their new one keeps them.
+	clock.Set(day0.AddDate(0, 0, 30))
+	again, err := db.CreateConversationFor(ctx, tokenHash("again"), old[0].VisitorID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	_, writesBefore := db.WriteStats()
+	n, err := db.DeleteExpired(ctx, day0.AddDate(0, 0, 1))
+	if err != nil || n != expired {
+		t.Fatalf("DeleteExpired = %d, %v; want %d", n, err, expired)
+	}
+	_, writesAfter := db.WriteStats()
+	if got, want := writesAfter-writesBefore, int64((expired+chunk-1)/chunk); got < want {
+		t.Errorf("deleting %d conversations took %d write transaction(s); want at least %d of at most %d conversations each, so that other writes go in between",
+			expired, got, want, chunk)
+	}
+	for _, c := range old {
+		if _, err := db.Conversation(ctx, c.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("conversation %s still there: %v", c.ID, err)
+		}
+		assertEmpty(t, db, c.ID)
+	}
+	if _, err := db.Conversation(ctx, again.ID); err != nil {
+		t.Fatalf("the returning visitor's new conversation: %v", err)
+	}
+	if nv, err := db.CountVisitors(ctx); err != nil || nv != 1 {
+		t.Fatalf("visitors left = %d (err %v), want 1 (the returning visitor)", nv, err)
 	}
 }

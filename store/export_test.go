@@ -41,6 +41,10 @@ func (db *DB) BlockWrite(ctx context.Context) (started <-chan struct{}, release 
 	return run, func() { close(rel) }, func() error { return <-result }
 }
 
+// SetExpireChunk sets how many conversations one retention transaction
+// deletes at most, so that a test needs only a few to see several.
+func (db *DB) SetExpireChunk(n int) { db.expireChunk = n }
+
 // QueuedWrites reports how many write requests wait in the queue.
 func (db *DB) QueuedWrites() int { return len(db.reqs) }
 

@@ -6,10 +6,14 @@ const (
 	sqlInsertVisitor      = `INSERT INTO visitors (id, created_at) VALUES (?, ?)`
 	sqlInsertConversation = `INSERT INTO conversations (id, visitor_id, token_hash, state, last_seq, created_at, updated_at)
 		VALUES (?, ?, ?, ?, 0, ?, ?)`
-	sqlSetState             = `UPDATE conversations SET state = ?, updated_at = ? WHERE id = ?`
-	sqlDeleteExpired        = `DELETE FROM conversations WHERE updated_at < ?`
-	sqlDeleteOrphanVisitors = `DELETE FROM visitors WHERE NOT EXISTS
-		(SELECT 1 FROM conversations c WHERE c.visitor_id = visitors.id)`
+	sqlSetState = `UPDATE conversations SET state = ?, updated_at = ? WHERE id = ?`
+	// Ordered by the indexed column alone, so the query walks conversations_updated_at and stops
+	// at the limit (a second sort key would sort every expired row for every chunk).
+	sqlExpiredChunk = `SELECT id, visitor_id FROM conversations WHERE updated_at < ?
+		ORDER BY updated_at LIMIT ?`
+	sqlDeleteConversation    = `DELETE FROM conversations WHERE id = ?`
+	sqlDeleteVisitorIfOrphan = `DELETE FROM visitors WHERE id = ? AND NOT EXISTS
+		(SELECT 1 FROM conversations c WHERE c.visitor_id = ?)`
 	sqlInsertDecision = `INSERT INTO decisions (conversation_id, seq, in_reply_to, intent, confidence, source, rule, details, decided_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlNextSeq           = `UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ? RETURNING last_seq`
@@ -22,8 +26,9 @@ var writeQueries = []string{
 	sqlInsertVisitor,
 	sqlInsertConversation,
 	sqlSetState,
-	sqlDeleteExpired,
-	sqlDeleteOrphanVisitors,
+	sqlExpiredChunk,
+	sqlDeleteConversation,
+	sqlDeleteVisitorIfOrphan,
 	sqlInsertDecision,
 	sqlNextSeq,
 	sqlInsertMessage,

@@ -56,6 +56,8 @@ type DB struct {
 	log      *slog.Logger
 	batchMax int
 
+	expireChunk int // conversations per retention transaction; DefaultExpireChunk
+
 	wdb *sql.DB // exactly one connection, used by the writer goroutine (and purge, between batches)
 	rdb *sql.DB // read-only connections for queries
 
@@ -105,6 +107,8 @@ func open(ctx context.Context, path string, opt Options) (*DB, error) {
 		log:      opt.Logger,
 		batchMax: opt.BatchMax,
 		stopped:  make(chan struct{}),
+
+		expireChunk: DefaultExpireChunk,
 	}
 	if db.now == nil {
 		db.now = time.Now
