@@ -547,3 +547,37 @@ func TestCallerCancellationDoesNotTripBreaker(t *testing.T) {
 		t.Errorf("reason %q state %s, want canceled and the breaker still closed", Reason(err), e2.c.BreakerState())
 	}
 }
+
+// A card number or IBAN is often typed next to other numbers or words: the expiry date or CVC
+// after a card, "is mine" after an IBAN, a quantity before the card. The patterns take those in
+// too, and the whole match then fails its checksum: the number must still never reach the
+// endpoint.
+func TestAnswer_RedactionBesideOtherNumbers(t *testing.T) {
+	tests := []struct{ msg, secret, placeholder string }{
+		{"my card is 4111 1111 1111 1111 12 25, was it charged?", "4111 1111 1111 1111", "[CARD_1]"},
+		{"card 4111111111111111 123 please check", "4111111111111111", "[CARD_1]"},
+		{"I paid 2 4111-1111-1111-1111 yesterday", "4111-1111-1111-1111", "[CARD_1]"},
+		{"refund to ES91 2100 0418 4502 0005 1332 is fine", "ES91 2100 0418 4502 0005 1332", "[IBAN_1]"},
+		{"my IBAN BE68539007547034 and my order", "BE68539007547034", "[IBAN_1]"},
+		{"BE68 5390 0754 7034 Test account", "5390 0754 7034", "[IBAN_1]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.msg, func(t *testing.T) {
+			e := newTestClient(t, nil)
+			if _, err := e.c.Answer(context.Background(), Request{Message: tc.msg}, nil); err != nil {
+				t.Fatal(err)
+			}
+			reqs := e.f.recorded()
+			if len(reqs) == 0 {
+				t.Fatal("no request reached the endpoint")
+			}
+			body := reqs[len(reqs)-1].Body
+			if strings.Contains(body, tc.secret) {
+				t.Errorf("the request carried %q", tc.secret)
+			}
+			if !strings.Contains(body, tc.placeholder) {
+				t.Errorf("the request lacks %s", tc.placeholder)
+			}
+		})
+	}
+}

@@ -83,17 +83,18 @@ func (r *Restorer) Redact(text string) string {
 	defer r.mu.Unlock()
 	// Order matters: an IBAN or card number also looks like a phone number.
 	text = ibanRe.ReplaceAllStringFunc(text, func(m string) string {
-		if !validIBAN(m) {
+		iban, rest, ok := ibanPrefix(m)
+		if !ok {
 			return m
 		}
-		return r.placeholder(KindIBAN, strings.ToUpper(strings.ReplaceAll(m, " ", "")), m)
+		return r.placeholder(KindIBAN, strings.ToUpper(strings.ReplaceAll(iban, " ", "")), iban) + rest
 	})
 	text = cardRe.ReplaceAllStringFunc(text, func(m string) string {
-		d := digitsOf(m)
-		if len(d) < 13 || !luhn(d) {
+		start, end, ok := cardSpan(m)
+		if !ok {
 			return m
 		}
-		return r.placeholder(KindCard, d, m)
+		return m[:start] + r.placeholder(KindCard, digitsOf(m[start:end]), m[start:end]) + m[end:]
 	})
 	text = emailRe.ReplaceAllStringFunc(text, func(m string) string {
 		return r.placeholder(KindEmail, strings.ToLower(m), m)
@@ -225,6 +226,53 @@ func luhn(d string) bool {
 		double = !double
 	}
 	return sum%10 == 0
+}
+
+// ibanPrefix finds the IBAN in a match of ibanRe. The pattern's optional last group also takes
+// in a short word or number typed after the IBAN ("... 7034 is mine", "... 1332 and"), and the
+// whole match then fails the check: the longest prefix ending before a space that passes it is
+// the IBAN, and rest is what followed it.
+func ibanPrefix(m string) (iban, rest string, ok bool) {
+	for end := len(m); end > 0; end = strings.LastIndexByte(m[:end], ' ') {
+		if validIBAN(m[:end]) {
+			return m[:end], m[end:], true
+		}
+	}
+	return "", "", false
+}
+
+// cardSpan finds a card number inside a match of cardRe. People type other numbers beside a
+// card (an expiry date or security code after it, a quantity before it) and the pattern takes
+// those in too, so the whole match fails the Luhn check: the longest run of whole digit groups
+// with 13-19 digits that passes it, leftmost first, is the card.
+func cardSpan(m string) (start, end int, ok bool) {
+	// Digit groups as [start, end) byte offsets, split at the separators the pattern allows.
+	var groups [][2]int
+	for i := 0; i < len(m); {
+		if m[i] < '0' || m[i] > '9' {
+			i++
+			continue
+		}
+		j := i
+		for j < len(m) && m[j] >= '0' && m[j] <= '9' {
+			j++
+		}
+		groups = append(groups, [2]int{i, j})
+		i = j
+	}
+	bestLen := 0
+	for a := range groups {
+		for b := a; b < len(groups); b++ {
+			d := digitsOf(m[groups[a][0]:groups[b][1]])
+			if len(d) > 19 {
+				break
+			}
+			if len(d) >= 13 && len(d) > bestLen && luhn(d) {
+				start, end, bestLen, ok = groups[a][0], groups[b][1], len(d), true
+			}
+		}
+	}
+	return start, end, ok
 }
 
 // validIBAN applies the ISO 13616 mod-97 check.
