@@ -197,6 +197,7 @@ func TestAnswer_ReplyChecks(t *testing.T) {
 		{"known phone", "Call us on +1 312 555 0142.", "", "business/contact"},
 		{"unknown email", "Write to boss@northwind.example.org.", BlockedEmail, "business/contact"},
 		{"promise not in facts", "We will give you compensation for the wait.", BlockedPromise, "faq/rentals"},
+		{"promise in the second person", "Good news: you'll receive compensation for the wait.", BlockedPromise, "faq/rentals"},
 		{"no signal", "Bikes are $25.", BlockedNoSignal, ""},
 		{"covered without sources", "Bikes are $25.", BlockedUngrounded, "made/up"},
 	}

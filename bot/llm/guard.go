@@ -23,10 +23,19 @@ var (
 	// replyPhoneRe is looser than the redaction pattern: anything with seven digits or more in
 	// phone-like grouping must be a number from the knowledge.
 	replyPhoneRe = regexp.MustCompile(`\+?\(?\d[\d \-().]{5,18}\d`)
-	// promiseRe finds the bot committing the business to something: refunds, compensation,
+	// promiseRes find the bot committing the business to something: refunds, compensation,
 	// exceptions, free replacements, discounts. They are allowed only when the facts given to the
-	// model contain the same kind of word.
-	promiseRe = regexp.MustCompile(`(?i)\b(?:we|i)(?:'ll| will| can| shall| are going to| have| 've| would| 'd| could)?\s+(?:\w+\s+){0,4}?(refund|reimburse|compensat|money back|exception|waive|free replacement|replace it free|discount|voucher|make an exception|goodwill|guarantee)`)
+	// model contain the same kind of word. A promise comes in several voices ("we will refund",
+	// "you'll get a refund", "a refund will be issued", "your money back is guaranteed"); each
+	// pattern's one capture group is the promise term.
+	promiseRes = []*regexp.Regexp{
+		regexp.MustCompile(`(?i)\b(?:we|i)(?:'ll| will| can| shall| are going to| have| 've| would| 'd| could)?\s+(?:\w+\s+){0,4}?(` + promiseAlt + `)`),
+		regexp.MustCompile(`(?i)\byou\b[^.!?,;\n]{0,30}?\b(?:get|receive|be given|be offered|be sent|have|qualify for|eligible for|entitled to|guaranteed)\s+(?:\w+\s+){0,3}?(` + promiseAlt + `)`),
+		regexp.MustCompile(`(?i)\b(` + promiseAlt + `)\w*\s+(?:will|shall|is going to|are going to|'ll|can|would)\s+(?:\w+\s+){0,2}?be\s+(?:issued|sent|processed|paid|given|applied|credited|arranged|made|granted|approved|provided|added|refunded)`),
+		regexp.MustCompile(`(?i)\b(` + promiseAlt + `)\w*\s+(?:is|are)\s+(?:\w+\s+){0,1}?guaranteed`),
+	}
+	// negatedRe marks a sentence that declines rather than promises ("I can't promise a refund").
+	negatedRe = regexp.MustCompile(`(?i)\b(?:not|never|no|cannot)\b|n't\b|n’t\b`)
 	// injectionRe recognises the common ways visitors try to steer the model.
 	injectionRe = regexp.MustCompile(`(?i)(ignore|disregard|forget|override)\s+(all\s+|any\s+|the\s+|your\s+)?(previous|prior|above|earlier|system|original)?\s*(instructions|prompts?|rules|directions)|system\s*prompt|(reveal|show|print|repeat|tell me|what (is|are)|output)\s+(me\s+)?(your|the)\s+(instructions|prompt|rules|system message|initial prompt)|developer mode|jailbreak|you are now\b|act as (an? )?(unrestricted|dan)|\bDAN\b`)
 )
@@ -145,9 +154,11 @@ func (c *checker) check(text string) string {
 		}
 	}
 	if mentionsPromise(lower) {
-		for _, m := range promiseRe.FindAllStringSubmatch(text, -1) {
-			if !strings.Contains(c.facts, strings.ToLower(m[1])) {
-				return BlockedPromise
+		for _, re := range promiseRes {
+			for _, m := range re.FindAllStringSubmatch(text, -1) {
+				if !negatedRe.MatchString(m[0]) && !strings.Contains(c.facts, strings.ToLower(m[1])) {
+					return BlockedPromise
+				}
 			}
 		}
 	}
@@ -156,6 +167,9 @@ func (c *checker) check(text string) string {
 	}
 	return ""
 }
+
+// promiseAlt is the alternation of promise terms the patterns look for.
+const promiseAlt = `refund|reimburse|compensat|money back|exception|waive|free replacement|replace it free|discount|voucher|make an exception|goodwill|guarantee`
 
 var promiseTerms = []string{"refund", "reimburse", "compensat", "money back", "exception", "waive", "free replacement", "replace it free", "discount", "voucher", "goodwill", "guarantee"}
 

@@ -511,3 +511,31 @@ func TestDemoKnowledge(t *testing.T) {
 		t.Errorf("demo search = %v", hits)
 	}
 }
+
+// The bot must not commit the business to refunds, compensation or exceptions its facts do not
+// mention, however the sentence is turned: "you'll get", "will be issued", "is guaranteed" promise
+// as much as "we will". Saying that a person decides, or that the bot cannot promise it, is fine.
+func TestChecker_PromisesInEveryVoice(t *testing.T) {
+	know := NewKnowledge([]Chunk{{Source: "c", Text: "Open 9-5 on weekdays."}})
+	chk := newChecker(&know.allowed, "[business/hours] open 9-5 on weekdays.", "", 1200)
+	tests := []struct{ text, want string }{
+		{"You'll get a full refund within 5 days.", BlockedPromise},
+		{"Don't worry, you will receive a refund for the late bike.", BlockedPromise},
+		{"A refund will be issued to your card today.", BlockedPromise},
+		{"Compensation will be paid within a week.", BlockedPromise},
+		{"You are entitled to compensation for the delay.", BlockedPromise},
+		{"You're eligible for a discount on your next rental.", BlockedPromise},
+		{"You can get a free replacement at the shop.", BlockedPromise},
+		{"Your money back is guaranteed.", BlockedPromise},
+		{"We will refund you.", BlockedPromise},
+		{"I can't promise a refund, but a person from the team can look into it.", ""},
+		{"I cannot promise a refund here; a person from the team decides that.", ""},
+		{"You won't get a refund from me, but a person from the team can check.", ""},
+		{"We're open 9-5 on weekdays.", ""},
+	}
+	for _, tc := range tests {
+		if got := chk.check(tc.text); got != tc.want {
+			t.Errorf("check(%q) = %q, want %q", tc.text, got, tc.want)
+		}
+	}
+}
