@@ -110,9 +110,7 @@ func (c *Client) Answer(ctx context.Context, req Request, onDelta func(delta str
 
 	//lint:ignore SA1019 max_tokens on purpose: see Endpoint.MaxTokens.
 	creq := openai.ChatCompletionRequest{Model: c.ep.Model, MaxTokens: c.ep.MaxTokens}
-	if c.ep.Temperature != nil {
-		creq.Temperature = float32(*c.ep.Temperature)
-	}
+	creq.Temperature = c.ep.temperature()
 	for _, m := range pr.messages {
 		creq.Messages = append(creq.Messages, openai.ChatCompletionMessage{Role: m.role, Content: m.content})
 	}

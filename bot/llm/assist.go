@@ -200,9 +200,7 @@ func (c *Client) callTool(ctx context.Context, op, system, user string, tool ope
 		Tools:      []openai.Tool{tool},
 		ToolChoice: openai.ToolChoice{Type: openai.ToolTypeFunction, Function: openai.ToolFunction{Name: tool.Function.Name}},
 	}
-	if c.ep.Temperature != nil {
-		req.Temperature = float32(*c.ep.Temperature)
-	}
+	req.Temperature = c.ep.temperature()
 	var args string
 	err := c.guarded(ctx, op, func(ctx context.Context) error {
 		resp, err := c.api.CreateChatCompletion(ctx, req)

@@ -2,8 +2,10 @@ package llm
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net"
 	"strings"
 	"sync"
@@ -580,5 +582,33 @@ func TestAnswer_RedactionBesideOtherNumbers(t *testing.T) {
 				t.Errorf("the request lacks %s", tc.placeholder)
 			}
 		})
+	}
+}
+
+// temperature: 0 is documented as kept (a support bot often wants its most deterministic
+// answer), but go-openai omits a zero temperature from the JSON, so the endpoint's own default
+// (1.0 on OpenAI) applied instead. Every request must carry the configured temperature.
+func TestTemperatureZeroIsSent(t *testing.T) {
+	for _, temp := range []float64{0, 0.2} {
+		e := newTestClient(t, func(lc *intents.LLMConfig, _ *Options) { lc.Temperature = &temp })
+		if _, err := e.c.Answer(context.Background(), Request{Message: "do you rent bikes?"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		e.c.ClassifyIntent(context.Background(), "do you rent bikes?", []Choice{{"returns", ""}, {"rentals", ""}})
+		for _, r := range e.f.recorded() {
+			var body struct{ Temperature *float64 }
+			if err := json.Unmarshal([]byte(r.Body), &body); err != nil {
+				t.Fatal(err)
+			}
+			if body.Temperature == nil || math.Abs(*body.Temperature-temp) > 1e-6 {
+				t.Errorf("temperature %v: %s request had temperature %v, want %v", temp, r.Path, body.Temperature, temp)
+			}
+		}
+	}
+	// Without a temperature the endpoint's default applies: nothing is sent.
+	e := newTestClient(t, func(lc *intents.LLMConfig, _ *Options) { lc.Temperature = nil })
+	e.c.Answer(context.Background(), Request{Message: "do you rent bikes?"}, nil)
+	if r := e.f.recorded(); len(r) == 0 || strings.Contains(r[0].Body, `"temperature"`) {
+		t.Errorf("no temperature configured, yet the request said one: %v", r)
 	}
 }

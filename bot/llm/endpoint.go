@@ -12,6 +12,7 @@ package llm
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"strings"
@@ -110,6 +111,20 @@ func EndpointFrom(cfg intents.LLMConfig, getenv func(string) string) (ep Endpoin
 		ep.key, ep.KeySource = secret(v), keyEnv
 	}
 	return ep, true, nil
+}
+
+// temperature is the value for a request's temperature field. go-openai omits a zero from the
+// JSON, which would leave the endpoint's own default (1.0 on OpenAI) in force, so a configured 0
+// is sent as the smallest positive float32, which every server treats as 0 (greedy sampling).
+// Unset stays 0: omitted, the endpoint's default.
+func (e Endpoint) temperature() float32 {
+	if e.Temperature == nil {
+		return 0
+	}
+	if *e.Temperature == 0 {
+		return math.SmallestNonzeroFloat32
+	}
+	return float32(*e.Temperature)
 }
 
 // HasKey reports whether an API key was found.
