@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -163,8 +164,8 @@ type knowledge struct {
 	composer *empathy.Composer
 	// llm is nil when no endpoint is configured: the bot then runs on FAQ and intents alone.
 	llm *llm.Client
-	// endpoint identifies the LLM endpoint (without its key), to keep the client, and its circuit
-	// breaker's memory, across reloads that do not change it.
+	// endpoint identifies the LLM endpoint and its request parameters (without the key), to keep
+	// the client, and its circuit breaker's memory, across reloads that do not change them.
 	endpoint string
 }
 
@@ -181,7 +182,13 @@ func (e *Engine) SetUnderstanding(u *intents.Understanding) error {
 		if err != nil {
 			return fmt.Errorf("llm knowledge: %w", err)
 		}
-		k.endpoint = ep.String()
+		// The request parameters belong to the identity too: a reload that changes only the
+		// temperature or max_tokens must reach the requests.
+		temp := "default"
+		if ep.Temperature != nil {
+			temp = strconv.FormatFloat(*ep.Temperature, 'g', -1, 64)
+		}
+		k.endpoint = fmt.Sprintf("%s max_tokens=%d temperature=%s", ep, ep.MaxTokens, temp)
 		if prev := e.know.Load(); prev != nil && prev.llm != nil && prev.endpoint == k.endpoint {
 			prev.llm.SetKnowledge(facts)
 			k.llm = prev.llm
