@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 
@@ -129,5 +130,51 @@ func TestReloadChangesTemperatureAndMaxTokens(t *testing.T) {
 	}
 	if last.Temperature < 0.099 || last.Temperature > 0.101 || last.MaxTokens != 120 {
 		t.Errorf("after the reload the request had temperature %v, max_tokens %d; want 0.1 and 120", last.Temperature, last.MaxTokens)
+	}
+}
+
+// After a restart (or after the conversation's memory was evicted) the bot rebuilds the
+// conversation from the store. The message being answered is already stored by then: it must
+// reach the model once, as the question, not also as the last turn of the history.
+func TestRestoredHistoryDoesNotRepeatTheQuestion(t *testing.T) {
+	f := newChatFake(t)
+	fx := newLLMFixture(t, f, nil)
+	fx.say(t, "a", "what is the weather tomorrow in Paris for shipping")
+	// A restart: a new engine over the same store.
+	if err := fx.engine.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e, err := bot.New(bot.Options{Store: fx.db, Publisher: fx.pub, Understanding: llmUnderstanding(t, f, nil), Logger: quiet,
+		Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close(context.Background()) })
+	fx.engine = e
+	const q = "who won the football match in france, do you ship there"
+	if _, d := fx.say(t, "b", q); d.Source != bot.SourceLLM {
+		t.Fatalf("answer from %s, want the LLM", d.Source)
+	}
+	reqs := f.requests()
+	var last struct {
+		Messages []struct{ Role, Content string }
+	}
+	if err := json.Unmarshal([]byte(reqs[len(reqs)-1]), &last); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	var roles []string
+	for _, m := range last.Messages {
+		roles = append(roles, m.Role)
+		if strings.Contains(m.Content, q) {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the question reached the model %d times (roles %v), want once", n, roles)
+	}
+	// The history still holds the earlier exchange.
+	if len(last.Messages) < 4 {
+		t.Errorf("messages %v: want the system prompt, the earlier question and answer, then the question", roles)
 	}
 }

@@ -123,7 +123,7 @@ func (e *Engine) respond(ctx context.Context, c *conversation, m store.Message) 
 		if err != nil {
 			return fmt.Errorf("load conversation: %w", err)
 		}
-		c.state = e.restore(ctx, conv)
+		c.state = e.restore(ctx, conv, m.Seq)
 		e.mu.Lock()
 		if c.owner == "" {
 			c.owner = conv.State
@@ -481,8 +481,10 @@ func pick(vs intents.Variants, seed string, turn int) string {
 }
 
 // restore rebuilds what the bot remembers of a conversation from its decision records, after a
-// restart or after its in-memory state was evicted.
-func (e *Engine) restore(ctx context.Context, conv store.Conversation) *dialogue {
+// restart or after its in-memory state was evicted. The history ends before the message about
+// to be answered (seq before): that message, and any stored after it, are remembered when their
+// turn comes, so the model never sees a question twice.
+func (e *Engine) restore(ctx context.Context, conv store.Conversation, before int64) *dialogue {
 	conversationID := conv.ID
 	st := &dialogue{}
 	ds, err := e.store.Decisions(ctx, conversationID)
@@ -508,9 +510,11 @@ func (e *Engine) restore(ctx context.Context, conv store.Conversation) *dialogue
 			st.acks = det.Acks
 		}
 	}
-	if msgs, err := e.store.MessagesAfter(ctx, conversationID, max(0, conv.LastSeq-historyTurns), 0); err == nil {
+	if msgs, err := e.store.MessagesAfter(ctx, conversationID, max(0, before-1-historyTurns), 0); err == nil {
 		for _, m := range msgs {
-			st.remember(m.From, m.Text)
+			if m.Seq < before {
+				st.remember(m.From, m.Text)
+			}
 		}
 	}
 	return st
