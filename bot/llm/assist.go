@@ -78,7 +78,7 @@ func (c *Client) Summarize(ctx context.Context, transcript []Turn, tone Tone) (S
 	if tone.Dominant != "" && tone.Intensity > 0 {
 		sys += fmt.Sprintf(" The tone analyzer reads the visitor as %s (%.1f of 1).", neutralise(tone.Dominant), tone.Intensity)
 	}
-	args, err := c.callTool(ctx, "summarize", sys, transcriptBlock(transcript, rs, 30), summaryTool)
+	args, err := c.callTool(ctx, "summarize", sys, summaryBlock(transcript, rs), summaryTool)
 	if err != nil {
 		return tpl, err
 	}
@@ -235,6 +235,25 @@ func transcriptBlock(t []Turn, rs *Restorer, max int) string {
 	}
 	b.WriteString("</conversation>")
 	return b.String()
+}
+
+// Bounds of the transcript a summary is written from: the opening turns say what the visitor
+// came for, the latest what is happening now; the middle of a very long chat is left out.
+const (
+	summaryHead = 6
+	summaryTail = 24
+)
+
+// summaryBlock is transcriptBlock for a hand-off summary: it keeps the opening of a long
+// conversation as well as its end, so that the agent learns what the visitor first asked for.
+func summaryBlock(t []Turn, rs *Restorer) string {
+	if len(t) <= summaryHead+summaryTail {
+		return transcriptBlock(t, rs, summaryHead+summaryTail)
+	}
+	head := transcriptBlock(t[:summaryHead], rs, summaryHead)
+	tail := transcriptBlock(t[len(t)-summaryTail:], rs, summaryTail)
+	gap := fmt.Sprintf("(… %d messages left out …)\n", len(t)-summaryHead-summaryTail)
+	return strings.TrimSuffix(head, "</conversation>") + gap + strings.TrimPrefix(tail, "<conversation>\n")
 }
 
 // TemplateSummary summarises without an LLM: the visitor's first and latest requests, what the bot

@@ -539,3 +539,27 @@ func TestChecker_PromisesInEveryVoice(t *testing.T) {
 		}
 	}
 }
+
+// The agent who takes over needs the whole story: in a long conversation the visitor's opening
+// request must reach the summary model even though only a bounded transcript is sent.
+func TestSummarize_KeepsTheOpeningOfALongConversation(t *testing.T) {
+	transcript := []Turn{{FromVisitor, "I want to cancel rental 7731 and get my deposit back"}, {FromBot, "Let me check that."}}
+	for i := 0; i < 25; i++ {
+		transcript = append(transcript, Turn{FromVisitor, fmt.Sprintf("and what about the helmet, question %d?", i)}, Turn{FromBot, "Helmets are included."})
+	}
+	transcript = append(transcript, Turn{FromVisitor, "so, can someone help me now?"})
+	e := newTestClient(t, nil)
+	e.f.push(reply{toolName: "summary", toolArgs: []string{`{"wants":"cancel a rental","tried":"questions about helmets","feels":"impatient"}`}})
+	if _, err := e.c.Summarize(context.Background(), transcript, Tone{}); err != nil {
+		t.Fatal(err)
+	}
+	body := e.f.recorded()[0].Body
+	for _, want := range []string{"cancel rental 7731", "can someone help me now", "question 24"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the summary request lacks %q", want)
+		}
+	}
+	if !strings.Contains(body, "left out") {
+		t.Errorf("the summary request does not say that the middle of the conversation was left out")
+	}
+}
