@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/attune-chat/attune/intents"
 	"github.com/attune-chat/attune/intents/tone"
@@ -260,12 +262,15 @@ func orDefault(s, d string) string {
 	return s
 }
 
+// capitalise upper-cases the first letter, whatever its script: acknowledgements are written in
+// the business's language.
 func capitalise(s string) string {
 	s = strings.TrimSpace(s)
-	if s == "" {
+	r, n := utf8.DecodeRuneInString(s)
+	if n == 0 || r == utf8.RuneError {
 		return s
 	}
-	return strings.ToUpper(s[:1]) + s[1:]
+	return string(unicode.ToUpper(r)) + s[n:]
 }
 
 var sentenceEnd = regexp.MustCompile(`([.!?])\s+`)

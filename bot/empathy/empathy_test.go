@@ -3,6 +3,7 @@ package empathy
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/attune-chat/attune/intents"
 	"github.com/attune-chat/attune/intents/tone"
@@ -187,5 +188,20 @@ func TestNoDoubleApologyOrDoubleQuestion(t *testing.T) {
 	r := c.Compose(happy, "You're welcome! Is there anything else I can help with?")
 	if strings.Count(strings.ToLower(r.Text), "anything else") != 1 {
 		t.Fatalf("the warm close repeats the question: %q", r.Text)
+	}
+}
+
+// Configured acknowledgements are written in the business's language. Without the visitor's
+// name the first letter is capitalised; it must stay valid UTF-8 when it is not ASCII.
+func TestConfiguredAcknowledgementInAnyScript(t *testing.T) {
+	for _, ack := range []string{"¡Lo siento mucho{name}!", "{name} Échec de notre part, désolés.", "Ärgerlich, {name}, das tut uns leid.", "🙏 {name} sorry for the wait.", "ой, {name}, простите."} {
+		c := New(intents.ToneConfig{Acknowledgements: map[string]intents.Variants{"frustration": {{Text: ack}}}})
+		rep := c.Compose(Input{Tone: analyzer.Analyze("this is ridiculous, I am so angry, third time!!")}, "Here is the answer.")
+		if rep.Ack == "" {
+			t.Fatalf("%q: no acknowledgement for an angry message", ack)
+		}
+		if !utf8.ValidString(rep.Text) || strings.ContainsRune(rep.Text, utf8.RuneError) {
+			t.Errorf("%q became %q", ack, rep.Ack)
+		}
 	}
 }
