@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/attune-chat/attune/bot"
 	"github.com/attune-chat/attune/intents"
@@ -26,6 +27,17 @@ type chatFake struct {
 	bodies []string
 	// reply, when set, is the text of the answer (the trailer is added).
 	reply string
+	// fail scripts failures of the next requests, one per request (see failure).
+	fail []failure
+}
+
+// failure is one scripted misbehaviour of the endpoint.
+type failure struct {
+	status     int    // an error status with an OpenAI error body
+	retryAfter string // its Retry-After header
+	cutAfter   int    // stream this many chunks, then drop the connection
+	badJSON    bool   // a malformed chunk midway
+	hang       time.Duration
 }
 
 var firstFact = regexp.MustCompile(`(?m)^\[([^\]]+)\] `)
@@ -37,7 +49,27 @@ func newChatFake(t *testing.T) *chatFake {
 		f.mu.Lock()
 		f.bodies = append(f.bodies, string(body))
 		text := f.reply
+		var fl failure
+		if len(f.fail) > 0 {
+			fl, f.fail = f.fail[0], f.fail[1:]
+		}
 		f.mu.Unlock()
+		if fl.hang > 0 {
+			select {
+			case <-time.After(fl.hang):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if fl.status != 0 {
+			if fl.retryAfter != "" {
+				w.Header().Set("Retry-After", fl.retryAfter)
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(fl.status)
+			io.WriteString(w, `{"error":{"message":"scripted failure","type":"server_error","code":null}}`)
+			return
+		}
 		var req struct {
 			Messages []struct{ Role, Content string }
 		}
@@ -53,7 +85,15 @@ func newChatFake(t *testing.T) *chatFake {
 		}
 		content := text + "\n[[ANSWER_META]] " + fmt.Sprintf(`{"covered": true, "sources": [%q]}`, id)
 		w.Header().Set("Content-Type", "text/event-stream")
-		for len(content) > 0 {
+		for i := 0; len(content) > 0; i++ {
+			if fl.cutAfter > 0 && i == fl.cutAfter {
+				w.(http.Flusher).Flush()
+				panic(http.ErrAbortHandler) // the connection drops mid-answer
+			}
+			if fl.badJSON && i == 3 {
+				io.WriteString(w, "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\n\n")
+				w.(http.Flusher).Flush()
+			}
 			n := min(len(content), 6)
 			b, _ := json.Marshal(map[string]any{"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
 				"choices": []map[string]any{{"index": 0, "delta": map[string]any{"content": content[:n]}, "finish_reason": nil}}})
@@ -176,5 +216,58 @@ func TestRestoredHistoryDoesNotRepeatTheQuestion(t *testing.T) {
 	// The history still holds the earlier exchange.
 	if len(last.Messages) < 4 {
 		t.Errorf("messages %v: want the system prompt, the earlier question and answer, then the question", roles)
+	}
+}
+
+// Whatever the endpoint does, the visitor gets a reply within the configured timeout, and a reply
+// that replaces streamed text says so (same stream id), so no half answer stays on screen.
+func TestEveryEndpointFailureEndsInAReply(t *testing.T) {
+	tests := []struct {
+		name string
+		fail []failure
+		// covered: the endpoint recovers within the turn and the answer is the LLM's.
+		covered bool
+	}{
+		{"stream cut midway", []failure{{cutAfter: 8}}, false},
+		{"malformed chunk", []failure{{badJSON: true}}, false},
+		{"429 then success", []failure{{status: 429, retryAfter: "0.2"}}, true},
+		{"429 twice", []failure{{status: 429, retryAfter: "0.1"}, {status: 429, retryAfter: "0.1"}}, false},
+		{"429 asking longer than the timeout", []failure{{status: 429, retryAfter: "30"}}, false},
+		{"503", []failure{{status: 503, retryAfter: "1"}}, false},
+		{"slow endpoint", []failure{{hang: 5 * time.Second}}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newChatFake(t)
+			f.reply = "Shipping questions like this one are answered from our facts, word by word, at length."
+			f.fail = tc.fail
+			fx := newLLMFixture(t, f, func(l *intents.LLMConfig) { l.TimeoutSeconds = 1 })
+			start := time.Now()
+			reply, d := fx.say(t, "a", "what is the weather tomorrow in Paris for shipping")
+			took := time.Since(start)
+			if took > 1500*time.Millisecond {
+				t.Errorf("the reply took %v, want within the 1 s timeout", took)
+			}
+			if strings.TrimSpace(reply.Text) == "" {
+				t.Fatal("empty reply")
+			}
+			if got := d.Source == bot.SourceLLM; got != tc.covered {
+				t.Errorf("reply from %s (%s): %q", d.Source, d.Rule, reply.Text)
+			}
+			var streamID, finalStream string
+			fx.pub.mu.Lock()
+			for _, ev := range fx.pub.events {
+				if ev.Stream != nil {
+					streamID = ev.Stream.ID
+				}
+				if ev.Message != nil && ev.Message.From == bot.FromBot {
+					finalStream = ev.StreamID
+				}
+			}
+			fx.pub.mu.Unlock()
+			if streamID != "" && finalStream != streamID {
+				t.Errorf("text was streamed as %q but the stored reply names stream %q: the partial text stays on screen", streamID, finalStream)
+			}
+		})
 	}
 }
