@@ -29,7 +29,8 @@ func withQueue(t *testing.T, f *fixture) *handoff.Queue {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := bot.New(bot.Options{Store: f.db, Publisher: f.pub, Understanding: u, Logger: quiet, Handoff: q})
+	e, err := bot.New(bot.Options{Store: f.db, Publisher: f.pub, Understanding: u, Logger: quiet, Handoff: q,
+		Getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,5 +104,45 @@ func TestClosedConversationIsTheBotsAgain(t *testing.T) {
 	conv, _ := f.db.Conversation(context.Background(), f.conv.ID)
 	if conv.State != store.StateBot {
 		t.Fatalf("stored state %q, want bot", conv.State)
+	}
+}
+
+// docs/configuration.md: an intent marked handoff: true has its answer "said while a person is
+// brought in". And a visitor handed over because they are upset, whose question the bot could
+// answer, keeps the answer: the person comes in addition, the answer is not taken away (with an
+// LLM it was already streamed on screen).
+func TestHandoffKeepsTheAnswer(t *testing.T) {
+	tests := []struct {
+		name, say, answer string
+		llm               bool
+	}{
+		{"intent marked handoff", "my item arrived broken", "I'm sorry it arrived damaged.", false},
+		{"frustrated, FAQ answer", "third time asking, I'm furious: do you ship abroad?!", "We ship to all EU countries.", false},
+		{"frustrated, LLM answer", "This is ridiculous, third time asking and I'm furious: what is the weather tomorrow in Paris for shipping?!",
+			"Shipping questions are answered from our facts.", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			if tc.llm {
+				fake := newChatFake(t)
+				fake.reply = tc.answer
+				f = newLLMFixture(t, fake, nil)
+			}
+			withQueue(t, f)
+			reply, d := f.say(t, "a", tc.say)
+			if d.Source != bot.SourceHandoff {
+				t.Fatalf("decision %s/%s, want a hand-off: %q", d.Source, d.Rule, reply.Text)
+			}
+			if !strings.Contains(reply.Text, tc.answer) {
+				t.Errorf("reply %q lacks the answer %q", reply.Text, tc.answer)
+			}
+			if !strings.Contains(reply.Text, "bringing in a person") && !strings.Contains(reply.Text, "bringing one in") {
+				t.Errorf("reply %q does not say a person is coming", reply.Text)
+			}
+			if strings.Contains(reply.Text, "can't bring a person") {
+				t.Errorf("reply %q says no person can come while one is being brought in", reply.Text)
+			}
+		})
 	}
 }

@@ -184,6 +184,23 @@ const (
 type outcome struct {
 	text, source, rule, label string
 	confidence                float64
+	// keep is the part of text still worth saying when the turn ends in a hand-off: a real
+	// answer (the person comes in addition to it), or the answer of an intent marked handoff.
+	keep string
+}
+
+// kept is what of the outcome's reply stays when the conversation is handed to a person: a
+// configured or grounded answer does, fallbacks, guesses and pointers to a person do not.
+func (o outcome) kept() string {
+	switch {
+	case o.rule == RuleIntentNeedsPerson:
+		return o.keep
+	case o.rule == RuleLLMUnavailable:
+		return "" // a guess from the FAQ while the assistant is down
+	case o.source == SourceIntent || o.source == SourceFAQ || o.source == SourceLLM:
+		return o.text
+	}
+	return ""
 }
 
 // decide runs the whole turn: understand, choose (asking the LLM what the configuration does not
@@ -246,6 +263,10 @@ func (e *Engine) decide(ctx context.Context, k *knowledge, c *conversation, m st
 				e.log.Error("hand-off failed; pointing to the team's contact details", "conversation", c.id, "error", err)
 			} else {
 				text = cfg.Expand(hd.Explanation, e.now())
+				if keep := out.kept(); keep != "" {
+					// The answer stays (an LLM's was already streamed): the person comes in addition.
+					text = cfg.Expand(keep, e.now()) + "\n\n" + text
+				}
 				if o.Offline && o.Message != "" {
 					text += "\n\n" + cfg.Expand(o.Message, e.now())
 				}
@@ -416,10 +437,13 @@ func choose(u *intents.Understanding, st *dialogue, m store.Message, match inten
 	if match.Intent != nil && match.Intent.Handoff {
 		st.unresolved = 0
 		text := "This is something a person from the team needs to handle. " + contactText(cfg)
-		if a := pick(match.Intent.Answer, seed, st.turns); a != "" {
+		a := pick(match.Intent.Answer, seed, st.turns)
+		if a != "" {
 			text = a + "\n\n" + contactText(cfg)
 		}
-		return o(text, SourceContact, RuleIntentNeedsPerson)
+		res := o(text, SourceContact, RuleIntentNeedsPerson)
+		res.keep = a
+		return res
 	}
 	text, src, _ := answerFor(u, label, seed, st.turns)
 	st.unresolved = 0
