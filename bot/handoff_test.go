@@ -146,3 +146,65 @@ func TestHandoffKeepsTheAnswer(t *testing.T) {
 		})
 	}
 }
+
+// The unanswered streak starts again after a hand-off. The decision record must say so, or a
+// conversation rebuilt from the store (after a restart, or after its memory was evicted) comes
+// back with the old streak and is handed over again at its next unanswered question.
+func TestUnresolvedStreakAfterHandoffSurvivesARestart(t *testing.T) {
+	f := newFixture(t)
+	q := withQueue(t, f)
+	f.say(t, "a", "tell me a joke")
+	_, d := f.say(t, "b", "this is ridiculous, I'm furious, third time: who won the football match")
+	if d.Source != bot.SourceHandoff {
+		t.Fatalf("decision %s/%s, want a hand-off for frustration", d.Source, d.Rule)
+	}
+	// An agent takes it and gives it back to the bot.
+	if err := q.Connect(handoff.Agent{ID: "ag", Name: "Ada"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Accept(context.Background(), "ag", f.conv.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.ReturnToBot(context.Background(), "ag", f.conv.ID); err != nil {
+		t.Fatal(err)
+	}
+	// A restart: a new engine over the same store and queue.
+	if err := f.engine.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e, err := bot.New(bot.Options{Store: f.db, Publisher: f.pub, Understanding: f.engine.Understanding(), Logger: quiet, Handoff: q,
+		Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close(context.Background()) })
+	f.engine = e
+	reply, d := f.say(t, "c", "what is the weather tomorrow")
+	if d.Source == bot.SourceHandoff || d.Rule == bot.RuleUnresolvedLimit {
+		t.Errorf("the first unanswered question after the hand-off ended in %s/%s: %q", d.Source, d.Rule, reply.Text)
+	}
+}
+
+// The same without a restart: the conversation's running view must not carry the streak either.
+func TestUnresolvedStreakEndsWithTheHandoff(t *testing.T) {
+	f := newFixture(t)
+	q := withQueue(t, f)
+	f.say(t, "a", "tell me a joke")
+	if _, d := f.say(t, "b", "this is ridiculous, I'm furious, third time: who won the football match"); d.Source != bot.SourceHandoff {
+		t.Fatalf("decision %s/%s, want a hand-off for frustration", d.Source, d.Rule)
+	}
+	if err := q.Connect(handoff.Agent{ID: "ag", Name: "Ada"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Accept(context.Background(), "ag", f.conv.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.ReturnToBot(context.Background(), "ag", f.conv.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.engine.SetOwner(f.conv.ID, store.StateBot) // what the queue's notifier does in the server
+	reply, d := f.say(t, "c", "what is the weather tomorrow")
+	if d.Source == bot.SourceHandoff || d.Rule == bot.RuleUnresolvedLimit {
+		t.Errorf("the first unanswered question after the hand-off ended in %s/%s: %q", d.Source, d.Rule, reply.Text)
+	}
+}

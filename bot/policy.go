@@ -271,7 +271,12 @@ func (e *Engine) decide(ctx context.Context, k *knowledge, c *conversation, m st
 					text += "\n\n" + cfg.Expand(o.Message, e.now())
 				}
 				out.source, out.rule = SourceHandoff, RuleHandoffPrefix+hd.Reason
+				// A person takes over: the bot's streak of unanswered turns ends here, or the first
+				// unanswered question after the person hands back would count the old ones and
+				// send the visitor straight back to the queue.
 				st.unresolved = 0
+				st.trajectory.UnresolvedStreak, st.trajectory.Asks = 0, 0
+				det.Unresolved = 0
 				change = &StateChange{State: store.StateQueued, Position: o.Position, ETA: o.ETA, AgentsOnline: o.AgentsOnline,
 					Reason: hd.Reason, Offline: o.Offline}
 				e.SetOwner(c.id, store.StateQueued)
@@ -295,7 +300,8 @@ func (e *Engine) decide(ctx context.Context, k *knowledge, c *conversation, m st
 		text = reply.Text
 		det.Tone, det.Signals, det.Reply = &result, &signals, &reply
 	}
-	det.Trajectory, det.Acks = &traj, st.acks
+	kept := st.trajectory // what the next turn starts from, for restore
+	det.Trajectory, det.Acks = &kept, st.acks
 	st.remember(FromVisitor, m.Text)
 	st.remember(FromBot, text)
 	raw, _ := json.Marshal(det)
