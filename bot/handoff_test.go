@@ -208,3 +208,46 @@ func TestUnresolvedStreakEndsWithTheHandoff(t *testing.T) {
 		t.Errorf("the first unanswered question after the hand-off ended in %s/%s: %q", d.Source, d.Rule, reply.Text)
 	}
 }
+
+// Issue 5: priority comes from tone and waiting time. A visitor who grows upset or urgent while
+// waiting for a person moves up the queue; the bot stays silent but still reads the tone.
+func TestWaitingVisitorsToneRaisesPriority(t *testing.T) {
+	f := newFixture(t)
+	q := withQueue(t, f)
+	f.say(t, "a", "I want to talk to a human") // first in the queue, calm
+	token := make([]byte, 32)
+	token[0] = 1 // another visitor's token
+	other, err := f.db.CreateConversation(context.Background(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := *f
+	f.conv = other
+	f.say(t, "b", "I want to talk to a human") // second, calm
+	if w := q.View().Waiting; len(w) != 2 || w[0].ConversationID != first.conv.ID {
+		t.Fatalf("queue %+v, want the first visitor ahead", w)
+	}
+	before := len(f.pub.messages())
+	if _, _, err := f.engine.Receive(context.Background(), other.ID, "c", "URGENT!!! my flight leaves in an hour and I'm panicking, please hurry!!!", nil); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if w := q.View().Waiting; len(w) == 2 && w[0].ConversationID == other.ID {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	w := q.View().Waiting
+	if len(w) != 2 || w[0].ConversationID != other.ID {
+		t.Errorf("the urgent, anxious visitor is still behind a calm one: %+v", w)
+	} else if w[0].Mood.Urgency < 0.5 {
+		t.Errorf("mood %+v: want the urgency recorded", w[0].Mood)
+	}
+	if err := f.engine.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ms := f.pub.messages(); len(ms) != before+1 {
+		t.Errorf("the bot answered a queued visitor: %+v", ms[before:])
+	}
+}

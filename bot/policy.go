@@ -139,8 +139,13 @@ func (e *Engine) respond(ctx context.Context, c *conversation, m store.Message) 
 		}
 		e.SetOwner(c.id, store.StateBot)
 		e.pub.Publish(c.id, Event{State: &StateChange{State: store.StateBot}})
+	case store.StateQueued:
+		// The bot stays silent while the visitor waits for a person, but reads the tone: a visitor
+		// growing upset or urgent in the queue moves up.
+		e.raiseWaiting(ctx, c.id, m.Text)
+		return nil
 	default:
-		return nil // a person owns the conversation, or it waits for one: the bot stays silent
+		return nil // a person owns the conversation: the bot stays silent
 	}
 	e.pub.Publish(c.id, Event{Typing: &Typing{From: FromBot, On: true}})
 	defer e.pub.Publish(c.id, Event{Typing: &Typing{From: FromBot, On: false}})
@@ -154,6 +159,18 @@ func (e *Engine) respond(ctx context.Context, c *conversation, m store.Message) 
 		e.pub.Publish(c.id, Event{State: change})
 	}
 	return nil
+}
+
+// raiseWaiting passes the tone of a waiting visitor's message to the queue's priority.
+func (e *Engine) raiseWaiting(ctx context.Context, conversationID, text string) {
+	if e.handoff == nil || !e.Understanding().Config.ToneEnabled() {
+		return
+	}
+	r := e.tone.Analyze(text)
+	mood := handoff.Mood{Frustration: r.Scores["frustration"], Anxiety: r.Scores["anxiety"], Urgency: r.Scores["urgency"], Dominant: r.Dominant}
+	if err := e.handoff.RaiseMood(ctx, conversationID, mood); err != nil {
+		e.log.Warn("raise a waiting visitor's priority", "conversation", conversationID, "error", err)
+	}
 }
 
 // owner is who looks after the conversation: bot, queued, agent or closed.

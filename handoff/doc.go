@@ -20,7 +20,9 @@
 //
 // A Queue holds Tickets (open hand-offs) and agents. A waiting ticket's priority is
 // base + aging × minutes waited, where base comes from the tone (frustration, anxiety, urgency),
-// the reason, and whether a person already had the conversation. Because aging is linear and the
+// the reason, and whether a person already had the conversation. The tone keeps counting while
+// the visitor waits: RaiseMood folds each later message's scores in (they only rise), so a
+// visitor who grows upset or urgent in the queue moves up. Because aging is linear and the
 // same for everyone, the order never changes by itself over time, so the queue is a sorted slice
 // kept in order on insert; and since waiting raises priority without bound, nobody starves.
 //

@@ -570,3 +570,51 @@ func TestAgentActions(t *testing.T) {
 		t.Errorf("repeated enqueue %+v", o.Ticket)
 	}
 }
+
+func TestRaiseMood(t *testing.T) {
+	f := mustQueue(t, nil, nil)
+	f.enqueue(t, "first", handoff.Mood{Frustration: 0.2})
+	f.clock.Advance(time.Minute)
+	f.enqueue(t, "second", handoff.Mood{Frustration: 0.2})
+	if got := order(f); got != "first,second" {
+		t.Fatalf("order %s", got)
+	}
+	// Calmer words change nothing.
+	if err := f.q.RaiseMood(ctx, "second", handoff.Mood{Frustration: 0.1, Dominant: "neutral"}); err != nil {
+		t.Fatal(err)
+	}
+	if tk, _ := f.q.Ticket("second"); tk.Mood.Frustration != 0.2 || tk.Version != 1 {
+		t.Errorf("a calmer message changed the ticket: %+v", tk.Record)
+	}
+	// Growing urgent and anxious while waiting moves the visitor up, and the store knows it.
+	if err := f.q.RaiseMood(ctx, "second", handoff.Mood{Anxiety: 0.8, Urgency: 0.9, Dominant: "urgency"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := order(f); got != "second,first" {
+		t.Errorf("after the urgent message: order %s, want second first", got)
+	}
+	tk, _ := f.q.Ticket("second")
+	if tk.Mood.Urgency != 0.9 || tk.Mood.Anxiety != 0.8 || tk.Mood.Frustration != 0.2 || tk.Mood.Dominant != "urgency" {
+		t.Errorf("mood %+v", tk.Mood)
+	}
+	f.store.mu.Lock()
+	saved := f.store.recs[tk.ID]
+	f.store.mu.Unlock()
+	if saved.Mood != tk.Mood {
+		t.Errorf("stored mood %+v, want %+v (it must survive a restart)", saved.Mood, tk.Mood)
+	}
+	// A conversation an agent owns, or none at all, is left alone.
+	f.connect(t, "a1", 1)
+	if _, err := f.q.Accept(ctx, "a1", "second"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.q.RaiseMood(ctx, "second", handoff.Mood{Frustration: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if tk, _ := f.q.Ticket("second"); tk.Mood.Frustration != 0.2 {
+		t.Errorf("an owned conversation's mood changed: %+v", tk.Mood)
+	}
+	if err := f.q.RaiseMood(ctx, "nobody", handoff.Mood{Frustration: 1}); err != nil {
+		t.Errorf("unknown conversation: %v", err)
+	}
+}

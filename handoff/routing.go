@@ -464,6 +464,43 @@ func (q *Queue) Cancel(ctx context.Context, conversationID string) error {
 	return nil
 }
 
+// RaiseMood folds the tone of a message a waiting visitor wrote into their place in the queue:
+// priority comes from tone as well as waiting time, so a visitor who grows upset, anxious or
+// urgent while waiting moves up. Each score only ever rises (calmer words do not send anyone
+// back). A conversation that is not waiting is left alone (nil error).
+func (q *Queue) RaiseMood(ctx context.Context, conversationID string, m Mood) error {
+	q.mu.Lock()
+	t := q.tickets[conversationID]
+	if t == nil || t.rec.State != StateQueued {
+		q.mu.Unlock()
+		return nil
+	}
+	old := t.rec.Mood
+	nm := Mood{Frustration: max(old.Frustration, m.Frustration), Anxiety: max(old.Anxiety, m.Anxiety),
+		Urgency: max(old.Urgency, m.Urgency), Dominant: old.Dominant, Escalating: old.Escalating || m.Escalating}
+	// The badge shows the feeling that grew, when one did.
+	switch {
+	case m.Dominant == "frustration" && nm.Frustration > old.Frustration,
+		m.Dominant == "anxiety" && nm.Anxiety > old.Anxiety,
+		m.Dominant == "urgency" && nm.Urgency > old.Urgency:
+		nm.Dominant = m.Dominant
+	}
+	if nm == old {
+		q.mu.Unlock()
+		return nil
+	}
+	t.rec.Mood = nm
+	t.base = q.basePriority(t.rec)
+	q.removeWaiting(t)
+	q.insertWaiting(t)
+	b := &batch{view: true}
+	b.save(t)
+	q.dispatch(b, q.now())
+	q.mu.Unlock()
+	q.flush(ctx, b)
+	return nil
+}
+
 // LeaveEmail records the address a waiting visitor left to be contacted at.
 func (q *Queue) LeaveEmail(ctx context.Context, conversationID, email string) error {
 	email = strings.TrimSpace(email)
