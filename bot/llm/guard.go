@@ -19,7 +19,9 @@ const (
 )
 
 var (
-	urlRe = regexp.MustCompile(`(?i)\b(?:https?://|www\.)[^\s<>"'\])]+|\b(?:[a-z0-9-]+\.)+(?:com|org|net|io|co|uk|de|fr|nl|es|it|eu|us|ca|au|info|biz|app|dev|shop|store|example|me|ly|ai)(?:/[^\s<>"'\])]*)?\b`)
+	// urlRe finds links: with a scheme or www., or a bare domain with any top-level domain
+	// (there are well over a thousand, .bike and .xyz among them); findURLs then drops file names.
+	urlRe = regexp.MustCompile(`(?i)\b(?:https?://|www\.)[^\s<>"'\])]+|\b(?:[a-z0-9-]+\.)+[a-z]{2,24}(?:/[^\s<>"'\])]*)?\b`)
 	// replyPhoneRe is looser than the redaction pattern: anything with seven digits or more in
 	// phone-like grouping must be a number from the knowledge.
 	replyPhoneRe = regexp.MustCompile(`\+?\(?\d[\d \-().]{5,18}\d`)
@@ -54,7 +56,7 @@ func newAllowList() allowList {
 }
 
 func (a *allowList) add(text string) {
-	for _, u := range urlRe.FindAllString(text, -1) {
+	for _, u := range findURLs(text) {
 		a.urls[normURL(u)] = true
 	}
 	for _, e := range emailRe.FindAllString(text, -1) {
@@ -69,6 +71,33 @@ func (a *allowList) add(text string) {
 		}
 	}
 	a.text += strings.ToLower(text) + "\n"
+}
+
+// fileExts end names that look like domains but are files or technologies ("manual.pdf",
+// "Node.js"); a bare name ending in one is not taken for a link.
+var fileExts = map[string]bool{}
+
+func init() {
+	for _, e := range strings.Fields(`js ts md txt pdf csv json yaml yml xml html htm css png jpg jpeg gif svg webp
+		doc docx xls xlsx ppt pptx odt zip gz tar exe dmg apk mp3 mp4 mov avi wav py go rb php sh java`) {
+		fileExts[e] = true
+	}
+}
+
+// findURLs returns the links in text (see urlRe).
+func findURLs(text string) []string {
+	all := urlRe.FindAllString(text, -1)
+	out := all[:0]
+	for _, u := range all {
+		lu := strings.ToLower(u)
+		if !strings.HasPrefix(lu, "http") && !strings.HasPrefix(lu, "www.") && !strings.Contains(u, "/") {
+			if fileExts[lu[strings.LastIndexByte(lu, '.')+1:]] {
+				continue
+			}
+		}
+		out = append(out, u)
+	}
+	return out
 }
 
 // normURL compares links by host and path: scheme, "www.", case and trailing punctuation do not
@@ -137,7 +166,7 @@ func (c *checker) check(text string) string {
 		}
 	}
 	if strings.IndexByte(text, '.') >= 0 {
-		for _, u := range urlRe.FindAllString(text, -1) {
+		for _, u := range findURLs(text) {
 			if strings.Contains(u, "@") {
 				continue // the host part of an email address, checked above
 			}

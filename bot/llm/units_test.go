@@ -563,3 +563,24 @@ func TestSummarize_KeepsTheOpeningOfALongConversation(t *testing.T) {
 		t.Errorf("the summary request does not say that the middle of the conversation was left out")
 	}
 }
+
+// A link the knowledge does not contain must not reach the visitor whatever its top-level
+// domain: a bike shop's model inventing "northwind.bike" is as wrong as "northwind.com".
+func TestChecker_LinksWithAnyTopLevelDomain(t *testing.T) {
+	know := NewKnowledge([]Chunk{{Source: "c", Text: "Book at https://northwind-bikes.example/rent or write to help@northwind-bikes.example."}})
+	chk := newChecker(&know.allowed, "", "", 1200)
+	tests := []struct{ text, want string }{
+		{"Book at northwind.bike today.", BlockedURL},
+		{"Deals at rentals.xyz and northwind.online.", BlockedURL},
+		{"See northwind-bikes.shop for more.", BlockedURL},
+		{"Book at northwind-bikes.example/rent today.", ""},
+		{"Write to help@northwind-bikes.example.", ""},
+		{"It weighs 2.5kg, e.g. the city bike; open 9.30am-6pm, i.e. all day.", ""},
+		{"Our app is built with Node.js and the guide is in manual.pdf.", ""},
+	}
+	for _, tc := range tests {
+		if got := chk.check(tc.text); got != tc.want {
+			t.Errorf("check(%q) = %q, want %q", tc.text, got, tc.want)
+		}
+	}
+}
