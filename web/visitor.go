@@ -22,6 +22,18 @@ import (
 // maxClientIDLen bounds client-chosen message ids; a UUID is 36 characters.
 const maxClientIDLen = 64
 
+// Visitor typing frames go to every console watching the conversation, one write each. A widget
+// sends "on" at most every 3 s while the visitor types and "off" when they stop; a script sending
+// them as fast as it can used to flood the agent's console until it was dropped as too slow.
+const (
+	// typingRefresh is how often a repeated "on" is passed on (it keeps indicators alive);
+	// repeats in between carry nothing new and are not forwarded.
+	typingRefresh = 2 * time.Second
+	// typingBurst changes of typing state may be forwarded at once, then typingPerSecond.
+	typingBurst     = 10
+	typingPerSecond = 4
+)
+
 // client is one visitor websocket. Following gorilla's chat example, one goroutine reads and one
 // writes; everything else talks to the writer through the buffered send channel.
 type client struct {
@@ -31,6 +43,10 @@ type client struct {
 	// Reader-goroutine state.
 	conversationID string
 	bucket         tokenBucket
+	typingBucket   tokenBucket
+	typingOn       bool      // the typing state last forwarded
+	typingAt       time.Time // when it was forwarded
+	typingRefused  bool      // a typing frame was refused since the last one forwarded
 
 	// mu guards delivery of conversation messages: during the replay that follows hello, live
 	// messages are held back so that the visitor receives everything in seq order, once.
@@ -54,7 +70,8 @@ func (s *Server) handleVisitorSocket(c echo.Context) error {
 		return nil // the upgrader has already answered with an HTTP error
 	}
 	cl := &client{s: s, socket: newSocket(conn, s.opt.SendQueue, "too slow to receive; reconnect to resume"),
-		bucket: tokenBucket{capacity: float64(s.opt.RateBurst), perSecond: s.opt.RatePerSecond, tokens: float64(s.opt.RateBurst), last: s.now()}}
+		bucket:       tokenBucket{capacity: float64(s.opt.RateBurst), perSecond: s.opt.RatePerSecond, tokens: float64(s.opt.RateBurst), last: s.now()},
+		typingBucket: tokenBucket{capacity: typingBurst, perSecond: typingPerSecond, tokens: typingBurst, last: s.now()}}
 	s.track(cl, true)
 	if s.shuttingDown.Load() { // upgraded while Shutdown was closing the others
 		cl.close(websocket.CloseGoingAway, "server restarting; reconnect to resume")
@@ -144,10 +161,29 @@ func (c *client) handle(data []byte) {
 			c.sendError(codeBadFrame, "", "a typing frame needs \"on\": true or false")
 			return
 		}
-		c.s.hub.Publish(c.conversationID, bot.Event{Typing: &bot.Typing{From: bot.FromVisitor, On: *f.On}})
+		c.typing(*f.On)
 	default:
 		c.sendError(codeUnknownType, f.ID, "unknown frame type %q; a visitor may send hello, message, typing and email", truncate(f.Type, 40))
 	}
+}
+
+// typing passes the visitor's typing state on to the consoles: changes, and a repeated "on" at
+// most every typingRefresh, within the typing rate limit.
+func (c *client) typing(on bool) {
+	now := c.s.now()
+	if on == c.typingOn && (!on || now.Sub(c.typingAt) < typingRefresh) {
+		return // nothing new for anyone watching
+	}
+	if !c.typingBucket.allow(now) {
+		// Said once per run of refusals: an error for each frame of a flood would flood back.
+		if !c.typingRefused {
+			c.typingRefused = true
+			c.sendError(codeRateLimited, "", "too many typing frames; send \"on\" when the visitor starts typing (at most every few seconds) and \"off\" when they stop")
+		}
+		return
+	}
+	c.typingOn, c.typingAt, c.typingRefused = on, now, false
+	c.s.hub.Publish(c.conversationID, bot.Event{Typing: &bot.Typing{From: bot.FromVisitor, On: on}})
 }
 
 func jsonProblem(err error) string {

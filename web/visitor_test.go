@@ -1,0 +1,164 @@
+package web
+
+import (
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// dialVisitor opens a visitor socket on e's server.
+func (e *consoleEnv) dialVisitor(t *testing.T) *sock {
+	t.Helper()
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(e.ts.URL, "http")+"/ws/visitor", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &sock{t: t, conn: conn}
+}
+
+// agentServing returns an agent socket that has accepted the queued conversation of visitor v.
+func (e *consoleEnv) agentServing(t *testing.T) (agent, visitor *sock, conv string) {
+	t.Helper()
+	a, _, _, _ := e.mustAgent(t, "ana", 2)
+	v, conv, _ := e.visitorQueued(t)
+	a.send(map[string]any{"type": "accept", "id": "acc", "conversation_id": conv})
+	if f := a.next(replyTo("acc")); f.str("type") != "ack" {
+		t.Fatalf("accept: %v", f)
+	}
+	v.next(func(f wsFrame) bool { return f.str("type") == "state" && f.str("state") == "agent" })
+	return a, v, conv
+}
+
+// readUntil reads raw frames from s until one satisfies stop, counting those of type typ; it
+// fails the test if the socket ends first.
+func readUntil(t *testing.T, s *sock, typ string, stop func(wsFrame) bool) int {
+	t.Helper()
+	n := 0
+	_ = s.conn.SetReadDeadline(time.Now().Add(waitFrame))
+	for {
+		_, data, err := s.conn.ReadMessage()
+		if err != nil {
+			t.Fatalf("socket ended after %d %s frames: %v", n, typ, err)
+		}
+		var f wsFrame
+		if err := json.Unmarshal(data, &f); err != nil {
+			t.Fatalf("frame is not JSON: %s", data)
+		}
+		if f.str("type") == typ {
+			n++
+		}
+		if stop(f) {
+			return n
+		}
+	}
+}
+
+// A visitor (or a script posing as one) sending typing frames as fast as it can must not flood
+// the console of the agent serving it: the agent was dropped as a slow consumer (1013) within a
+// fraction of a second, on loopback.
+func TestVisitorTypingFloodDoesNotDropTheAgent(t *testing.T) {
+	e := startConsole(t, Options{})
+	a, v, _ := e.agentServing(t)
+
+	// Read the visitor's frames as they come, as a browser would.
+	vframes := make(chan wsFrame, 4096)
+	go func() {
+		defer close(vframes)
+		for {
+			_, data, err := v.conn.ReadMessage()
+			if err != nil {
+				return
+			}
+			var f wsFrame
+			_ = json.Unmarshal(data, &f)
+			vframes <- f
+		}
+	}()
+	const flood = 3000
+	for i := range flood {
+		v.send(map[string]any{"type": "typing", "on": i%2 == 0})
+	}
+	v.send(map[string]any{"type": "message", "id": "after", "text": "are you still there?"})
+
+	typing := readUntil(t, a, "typing", func(f wsFrame) bool { return f.str("type") == "message" && f.str("text") == "are you still there?" })
+	if typing > 2*typingBurst {
+		t.Errorf("the agent received %d of %d typing frames; want them limited to about %d", typing, flood, typingBurst)
+	}
+	// The visitor was told, and its socket stays usable.
+	limited := 0
+	for f := range vframes {
+		if f.str("type") == "ack" && f.str("id") == "after" {
+			if limited == 0 {
+				t.Error("the flood got no rate_limited error frame")
+			}
+			return
+		}
+		if f.str("type") == "error" && (f.str("code") != codeRateLimited || f.str("message") == "") {
+			t.Fatalf("got %v, want rate_limited errors", f)
+		}
+		if f.str("type") == "error" {
+			limited++
+		}
+	}
+	t.Fatal("the visitor socket ended before the ack of its message")
+}
+
+// What a widget sends while someone types (a repeated "on", then "off") reaches the agent as
+// one "on" and one "off"; an "on" is repeated after typingRefresh so indicators stay up.
+func TestVisitorTypingReachesTheAgentOnChanges(t *testing.T) {
+	clock := &testClock{t: time.Now()}
+	e := startConsole(t, Options{Now: clock.now})
+	a, v, _ := e.agentServing(t)
+
+	onOff := func(f wsFrame) bool { return f.str("type") == "typing" && f.str("from") == "visitor" }
+	v.send(map[string]any{"type": "typing", "on": true})
+	v.send(map[string]any{"type": "typing", "on": true})
+	v.send(map[string]any{"type": "typing", "on": false})
+	v.send(map[string]any{"type": "typing", "on": false})
+	if f := a.next(onOff); f["on"] != true {
+		t.Fatalf("first typing frame %v, want on", f)
+	}
+	if f := a.next(onOff); f["on"] != false {
+		t.Fatalf("second typing frame %v, want off (the repeated on must not be forwarded)", f)
+	}
+	v.send(map[string]any{"type": "typing", "on": true})
+	if f := a.next(onOff); f["on"] != true {
+		t.Fatalf("typing frame %v, want on", f)
+	}
+	clock.advance(typingRefresh)
+	v.send(map[string]any{"type": "typing", "on": true}) // still typing, a refresh later
+	v.send(map[string]any{"type": "message", "id": "m2", "text": "hello?"})
+	got := []any{}
+	readUntil(t, a, "typing", func(f wsFrame) bool {
+		if onOff(f) {
+			got = append(got, f["on"])
+		}
+		return f.str("type") == "message" && f.str("text") == "hello?"
+	})
+	if len(got) != 1 || got[0] != true {
+		t.Fatalf("typing frames after the refresh: %v, want [true]", got)
+	}
+}
+
+// testClock is a clock the test moves forward.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
