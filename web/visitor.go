@@ -82,15 +82,20 @@ func (s *Server) handleVisitorSocket(c echo.Context) error {
 }
 
 // deliver queues a frame of the conversation; seq > 0 marks stored messages, which are delivered
-// in order and at most once.
+// in order and at most once. During the replay that follows hello every live frame is held: the
+// replay keeps the send queue full, so a live frame would not fit (and would overtake history).
 func (c *client) deliver(frame []byte, seq int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if seq > 0 {
-		if c.replaying {
-			c.held = append(c.held, heldFrame{frame, seq})
+	if c.replaying {
+		if len(c.held) >= maxHeld {
+			c.close(websocket.CloseTryAgainLater, c.slowReason)
 			return
 		}
+		c.held = append(c.held, heldFrame{frame, seq})
+		return
+	}
+	if seq > 0 {
 		if seq <= c.sentSeq {
 			return
 		}
@@ -98,6 +103,9 @@ func (c *client) deliver(frame []byte, seq int64) {
 	}
 	c.enqueue(frame)
 }
+
+// maxHeld bounds the live frames held for one socket during its replay.
+const maxHeld = 4096
 
 func (c *client) sendError(code, id, format string, args ...any) {
 	c.sendFrame(errorFrame{Type: "error", Code: code, ID: id, Message: fmt.Sprintf(format, args...)})
@@ -290,19 +298,32 @@ func (c *client) replay(ctx context.Context, conversationID string, lastSeq int6
 	return nil
 }
 
-// finishReplay records that history up to sent was queued, then releases the live messages held
-// meanwhile, skipping those the history already contained.
+// finishReplay records that history up to sent was queued, then sends the live frames held
+// meanwhile, skipping messages the history already contained. Like the replay it waits for the
+// writer rather than drop them; frames arriving while it does are held and sent in turn.
 func (c *client) finishReplay(sent int64) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.sentSeq = sent
-	for _, h := range c.held {
-		if h.seq > c.sentSeq {
-			c.sentSeq = h.seq
-			c.enqueue(h.frame)
+	for len(c.held) > 0 {
+		held := c.held
+		c.held = nil
+		c.mu.Unlock()
+		for _, h := range held {
+			if h.seq > 0 {
+				if h.seq <= sent {
+					continue
+				}
+				sent = h.seq
+			}
+			select {
+			case c.send <- h.frame:
+			case <-c.done:
+				return
+			}
 		}
+		c.mu.Lock()
 	}
-	c.held, c.replaying = nil, false
+	c.sentSeq, c.replaying = sent, false
+	c.mu.Unlock()
 }
 
 // openConversation resumes the conversation of a valid, unexpired token, or starts a new one.

@@ -1,12 +1,17 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"net"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/attune-chat/attune/store"
 	"github.com/gorilla/websocket"
 )
 
@@ -161,4 +166,84 @@ func (c *testClock) advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+}
+
+// slowListener hands out connections whose writes take a millisecond each: a visitor on a slow
+// link, who takes about a thousand frames a second.
+type slowListener struct{ net.Listener }
+
+func (l slowListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return slowConn{c}, nil
+}
+
+type slowConn struct{ net.Conn }
+
+func (c slowConn) Write(b []byte) (int, error) {
+	time.Sleep(time.Millisecond)
+	return c.Conn.Write(b)
+}
+
+// A visitor resuming a long conversation over a slow link while the conversation goes on (the
+// bot answering a message sent from another tab, here) must get the history and then the live
+// frames, in order; it was disconnected as a slow consumer (1013) instead, because the replay
+// keeps its send queue full and a live frame arriving meanwhile did not fit.
+func TestResumeOverASlowLinkWhileTheConversationGoesOn(t *testing.T) {
+	e := startConsole(t, Options{})
+	fast := e.dialVisitor(t)
+	fast.send(map[string]any{"type": "hello"})
+	w := fast.next(typed("welcome"))
+	fast.next(typed("message")) // the greeting
+	conv, token := w.str("conversation_id"), w.str("token")
+
+	// A long history: 400 more messages.
+	const history = 400
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; i < history; i += 8 {
+				m := store.Message{ConversationID: conv, ClientID: fmt.Sprintf("old-%d", i), From: store.FromVisitor, Text: "an earlier message"}
+				if _, _, err := e.db.AppendMessage(context.Background(), m); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+
+	slow := httptest.NewUnstartedServer(e.srv.Handler())
+	slow.Listener = slowListener{slow.Listener}
+	slow.Start()
+	t.Cleanup(slow.Close)
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(slow.URL, "http")+"/ws/visitor", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	v := &sock{t: t, conn: conn}
+	v.send(map[string]any{"type": "hello", "token": token, "last_seq": 0})
+	if f := v.next(typed("welcome")); f["resumed"] != true {
+		t.Fatalf("welcome %v, want resumed", f)
+	}
+	// While the replay is on its way, the other tab asks something and the bot answers.
+	time.Sleep(50 * time.Millisecond)
+	fast.send(map[string]any{"type": "message", "id": "live", "text": "Do you deliver to London?"})
+	fast.next(func(f wsFrame) bool { return f.str("type") == "message" && f.str("from") == "bot" })
+
+	want := int64(history + 3) // greeting, history, the live question and its answer
+	var seqs []int64
+	for len(seqs) == 0 || seqs[len(seqs)-1] < want {
+		f := v.next(typed("message"))
+		seqs = append(seqs, int64(f["seq"].(float64)))
+	}
+	for i, s := range seqs {
+		if s != int64(i+1) {
+			t.Fatalf("message %d has seq %d: the replay and the live messages must arrive once each, in order", i+1, s)
+		}
+	}
 }
