@@ -237,6 +237,10 @@ func (c *client) leaveEmail(f inFrame) {
 	case f.Email == nil || len(*f.Email) > 254:
 		c.sendError(codeInvalidEmail, f.ID, "an email frame needs \"email\": an address of at most 254 characters")
 		return
+	// Each address is a database write and a queue push to every console: it counts as a message.
+	case !c.bucket.allow(s.now()):
+		c.sendError(codeRateLimited, f.ID, "too many frames in a short time; wait a few seconds and send the address again (it was not saved)")
+		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -247,3 +247,22 @@ func TestResumeOverASlowLinkWhileTheConversationGoesOn(t *testing.T) {
 		}
 	}
 }
+
+// Leaving an email address writes to the database and pushes the queue to every console; a
+// script repeating it as fast as it could did so thousands of times a second. Email frames count
+// against the message rate limit.
+func TestVisitorEmailFramesAreRateLimited(t *testing.T) {
+	e := startConsole(t, Options{RateBurst: 3, RatePerSecond: 0.001})
+	v, _, _ := e.visitorQueued(t) // its message took one token
+	for i := range 3 {
+		id := fmt.Sprintf("e%d", i)
+		v.send(map[string]any{"type": "email", "id": id, "email": "ana@example.com"})
+		f := v.next(func(f wsFrame) bool { return f.str("id") == id })
+		if i < 2 && f.str("type") != "email_saved" {
+			t.Fatalf("email %d: %v, want email_saved", i, f)
+		}
+		if i == 2 && (f.str("type") != "error" || f.str("code") != codeRateLimited) {
+			t.Fatalf("email %d: %v, want a rate_limited error", i, f)
+		}
+	}
+}
