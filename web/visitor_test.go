@@ -266,3 +266,22 @@ func TestVisitorEmailFramesAreRateLimited(t *testing.T) {
 		}
 	}
 }
+
+// A last_seq beyond the conversation's last seq counts as that last seq (docs/protocol.md,
+// hello): nothing is replayed and the messages stored from then on arrive.
+func TestHelloLastSeqBeyondTheConversation(t *testing.T) {
+	e := startConsole(t, Options{})
+	v := e.dialVisitor(t)
+	v.send(map[string]any{"type": "hello"})
+	token := v.next(typed("welcome")).str("token")
+	v.next(typed("message")) // the greeting, seq 1
+	v.conn.Close()
+
+	v2 := e.dialVisitor(t)
+	v2.send(map[string]any{"type": "hello", "token": token, "last_seq": 999})
+	v2.next(typed("welcome"))
+	v2.send(map[string]any{"type": "message", "id": "m", "text": "thanks"})
+	if f := v2.next(typed("message")); f["seq"] != 2.0 || f.str("client_id") != "m" {
+		t.Fatalf("first message after hello: %v, want the visitor's own message, seq 2", f)
+	}
+}
