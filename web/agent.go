@@ -74,6 +74,51 @@ type agentConn struct {
 	bucket      tokenBucket // reader goroutine only
 	// convs are the conversations this socket watches, guarded by s.consoles.mu.
 	convs map[string]struct{}
+
+	// held keeps, per conversation being opened, the live messages stored while its transcript
+	// is read: they are sent after the conversation frame (which the console draws in place of
+	// what it showed), those the transcript already has left out. Guarded by heldMu.
+	heldMu sync.Mutex
+	held   map[string][]heldFrame
+}
+
+// deliver queues a live frame of a conversation; seq > 0 marks a stored message.
+func (ac *agentConn) deliver(conversationID string, frame []byte, seq int64) {
+	ac.heldMu.Lock()
+	defer ac.heldMu.Unlock()
+	if h, ok := ac.held[conversationID]; ok && seq > 0 {
+		ac.held[conversationID] = append(h, heldFrame{frame, seq})
+		return
+	}
+	ac.enqueue(frame)
+}
+
+// holdMessages starts holding the live messages of a conversation being opened.
+func (ac *agentConn) holdMessages(conversationID string) {
+	ac.heldMu.Lock()
+	defer ac.heldMu.Unlock()
+	if ac.held == nil {
+		ac.held = map[string][]heldFrame{}
+	}
+	if _, ok := ac.held[conversationID]; !ok {
+		ac.held[conversationID] = []heldFrame{}
+	}
+}
+
+// releaseMessages queues the conversation frame (nil: none, the open failed), then the messages
+// held meanwhile that come after its transcript's last seq, and stops holding.
+func (ac *agentConn) releaseMessages(conversationID string, frame []byte, lastSeq int64) {
+	ac.heldMu.Lock()
+	defer ac.heldMu.Unlock()
+	if frame != nil {
+		ac.enqueue(frame)
+	}
+	for _, h := range ac.held[conversationID] {
+		if h.seq > lastSeq {
+			ac.enqueue(h.frame)
+		}
+	}
+	delete(ac.held, conversationID)
 }
 
 var agentUpgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &sync.Pool{},
@@ -227,12 +272,12 @@ func (s *Server) watchAll(agentID, conversationID string) {
 	}
 }
 
-// toWatchers sends a frame to every socket watching a conversation.
-func (s *Server) toWatchers(conversationID string, frame []byte) {
+// toWatchers sends a frame to every socket watching a conversation; seq > 0 marks a stored message.
+func (s *Server) toWatchers(conversationID string, frame []byte, seq int64) {
 	s.consoles.mu.RLock()
 	defer s.consoles.mu.RUnlock()
 	for ac := range s.consoles.watching[conversationID] {
-		ac.enqueue(frame)
+		ac.deliver(conversationID, frame, seq)
 	}
 }
 
@@ -287,9 +332,9 @@ func (s *Server) watchForConsoles(conversationID string, ev bot.Event) {
 	case ev.Message != nil:
 		f := agentMessageFrame{Type: "message", ConversationID: conversationID, consoleMessage: s.consoleMessageOf(ev.Message)}
 		f.Name = ev.AgentName
-		s.toWatchers(conversationID, mustJSON(f))
+		s.toWatchers(conversationID, mustJSON(f), ev.Message.Seq)
 	case ev.Typing != nil && ev.Typing.From != bot.FromBot:
-		s.toWatchers(conversationID, mustJSON(agentTypingFrame{Type: "typing", ConversationID: conversationID, From: ev.Typing.From, On: ev.Typing.On}))
+		s.toWatchers(conversationID, mustJSON(agentTypingFrame{Type: "typing", ConversationID: conversationID, From: ev.Typing.From, On: ev.Typing.On}), 0)
 	}
 }
 
@@ -637,7 +682,7 @@ func (ac *agentConn) note(ctx context.Context, f agentInFrame) {
 	ac.ack(f.ID, 0)
 	s.watch(ac, f.ConversationID)
 	s.toWatchers(f.ConversationID, mustJSON(agentNoteFrame{Type: "note", ConversationID: f.ConversationID,
-		Agent: ac.agent.Name, Text: strings.TrimSpace(text), At: s.now().UTC().Format(time.RFC3339)}))
+		Agent: ac.agent.Name, Text: strings.TrimSpace(text), At: s.now().UTC().Format(time.RFC3339)}), 0)
 }
 
 // open answers with the whole conversation and makes the socket watch it.
@@ -652,15 +697,21 @@ func (ac *agentConn) open(ctx context.Context, f agentInFrame) {
 		ac.fail(f, err)
 		return
 	}
-	// Watch first: a message stored while the transcript is read arrives twice at worst (the
-	// console keys messages by seq), never not at all.
+	// Watch first, holding live messages: one stored while the transcript is read follows the
+	// conversation frame unless the transcript has it, so it is neither lost nor shown twice.
+	ac.holdMessages(f.ConversationID)
 	s.watch(ac, f.ConversationID)
 	frame, err := s.conversationFrame(ctx, conv, ac.agent)
 	if err != nil {
+		ac.releaseMessages(f.ConversationID, nil, 0)
 		ac.fail(f, err)
 		return
 	}
-	ac.sendFrame(frame)
+	var lastSeq int64
+	if n := len(frame.Messages); n > 0 {
+		lastSeq = frame.Messages[n-1].Seq
+	}
+	ac.releaseMessages(f.ConversationID, mustJSON(frame), lastSeq)
 }
 
 func (s *Server) conversationFrame(ctx context.Context, conv store.Conversation, agent store.Agent) (conversationFrame, error) {

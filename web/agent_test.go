@@ -40,6 +40,12 @@ type consoleEnv struct {
 
 func startConsole(t *testing.T, opt Options) *consoleEnv {
 	t.Helper()
+	return startConsoleWith(t, opt, nil)
+}
+
+// startConsoleWith is startConsole with the agent store wrapped (nil: the database itself).
+func startConsoleWith(t *testing.T, opt Options, wrap func(*store.DB) AgentStore) *consoleEnv {
+	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	cfg, err := intents.Parse(configs.DemoName, configs.Demo)
 	if err != nil {
@@ -65,6 +71,9 @@ func startConsole(t *testing.T, opt Options) *consoleEnv {
 		t.Fatal(err)
 	}
 	opt.Engine, opt.Store, opt.Hub, opt.Logger, opt.Handoff, opt.Agents, opt.Relay = engine, db, hub, quiet, q, db, relay
+	if wrap != nil {
+		opt.Agents = wrap(db)
+	}
 	srv, err := New(opt)
 	if err != nil {
 		t.Fatal(err)

@@ -285,3 +285,56 @@ func TestHelloLastSeqBeyondTheConversation(t *testing.T) {
 		t.Fatalf("first message after hello: %v, want the visitor's own message, seq 2", f)
 	}
 }
+
+// slowNotes makes opening a conversation take a while, as a long transcript does.
+type slowNotes struct{ *store.DB }
+
+func (s slowNotes) Notes(ctx context.Context, conversationID string) ([]store.Note, error) {
+	time.Sleep(300 * time.Millisecond)
+	return s.DB.Notes(ctx, conversationID)
+}
+
+// A visitor message stored while the agent's console opens the conversation must be in the
+// transcript or follow it. It used to arrive before the transcript, which the console then
+// drew in place of everything it had: the agent never saw the message.
+func TestMessageWhileTheAgentOpensTheConversation(t *testing.T) {
+	e := startConsoleWith(t, Options{}, func(db *store.DB) AgentStore { return slowNotes{db} })
+	a, v, conv := e.agentServing(t)
+
+	a.send(map[string]any{"type": "open", "id": "o", "conversation_id": conv})
+	time.Sleep(100 * time.Millisecond) // the server is reading the conversation
+	const text = "it is STILL not here, this is the third time"
+	v.send(map[string]any{"type": "message", "id": "during", "text": text})
+	v.next(replyTo("during"))
+
+	isIt := func(f wsFrame) bool {
+		return f.str("type") == "message" && f.str("conversation_id") == conv && f.str("text") == text
+	}
+	before := false
+	_ = a.conn.SetReadDeadline(time.Now().Add(waitFrame))
+	for {
+		_, data, err := a.conn.ReadMessage()
+		if err != nil {
+			t.Fatalf("agent socket: %v", err)
+		}
+		var f wsFrame
+		_ = json.Unmarshal(data, &f)
+		if isIt(f) && !before {
+			before = true
+			continue
+		}
+		if f.str("type") != "conversation" || f.str("conversation_id") != conv {
+			continue
+		}
+		for _, m := range f["messages"].([]any) {
+			if m.(map[string]any)["text"] == text {
+				return // in the transcript
+			}
+		}
+		break
+	}
+	if before {
+		t.Fatal("the visitor's message arrived before the conversation frame and is not in it: the console loses it")
+	}
+	readUntil(t, a, "message", isIt) // after the transcript: fine
+}
