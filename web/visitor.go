@@ -255,7 +255,7 @@ func (c *client) hello(f inFrame) {
 	}
 
 	if resumed {
-		if err := c.replay(ctx, conv.ID, lastSeq); err != nil {
+		if err := c.replay(conv.ID, lastSeq); err != nil {
 			s.log.Error("replay conversation", "conversation", conv.ID, "error", err)
 			c.close(websocket.CloseInternalServerErr, "could not load your conversation; reconnect to try again")
 		}
@@ -269,12 +269,15 @@ func (c *client) hello(f inFrame) {
 	}
 }
 
-// replay sends every stored message after lastSeq, then the live messages held meanwhile.
-func (c *client) replay(ctx context.Context, conversationID string, lastSeq int64) error {
+// replay sends every stored message after lastSeq, then the live messages held meanwhile. It
+// goes at the pace of the visitor's link, so each page is read under its own deadline.
+func (c *client) replay(conversationID string, lastSeq int64) error {
 	const page = 500
 	sent := lastSeq
 	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		msgs, err := c.s.store.MessagesAfter(ctx, conversationID, sent, page)
+		cancel()
 		if err != nil {
 			c.mu.Lock()
 			c.replaying = false

@@ -168,23 +168,63 @@ func (c *testClock) advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// slowListener hands out connections whose writes take a millisecond each: a visitor on a slow
-// link, who takes about a thousand frames a second.
-type slowListener struct{ net.Listener }
+// slowListener hands out connections each of whose writes takes delay: a visitor on a slow
+// link (a millisecond: about a thousand frames a second).
+type slowListener struct {
+	net.Listener
+	delay time.Duration
+}
 
 func (l slowListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return slowConn{c}, nil
+	return slowConn{c, l.delay}, nil
 }
 
-type slowConn struct{ net.Conn }
+type slowConn struct {
+	net.Conn
+	delay time.Duration
+}
 
 func (c slowConn) Write(b []byte) (int, error) {
-	time.Sleep(time.Millisecond)
+	time.Sleep(c.delay)
 	return c.Conn.Write(b)
+}
+
+// dialSlow opens a visitor socket to e's server over a link whose writes take delay each.
+func (e *consoleEnv) dialSlow(t *testing.T, delay time.Duration) *sock {
+	t.Helper()
+	slow := httptest.NewUnstartedServer(e.srv.Handler())
+	slow.Listener = slowListener{slow.Listener, delay}
+	slow.Start()
+	t.Cleanup(slow.Close)
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(slow.URL, "http")+"/ws/visitor", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &sock{t: t, conn: conn}
+}
+
+// addHistory stores n visitor messages in a conversation, straight into the database.
+func (e *consoleEnv) addHistory(t *testing.T, conv string, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; i < n; i += 8 {
+				m := store.Message{ConversationID: conv, ClientID: fmt.Sprintf("old-%d", i), From: store.FromVisitor, Text: "an earlier message"}
+				if _, _, err := e.db.AppendMessage(context.Background(), m); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // A visitor resuming a long conversation over a slow link while the conversation goes on (the
@@ -201,31 +241,9 @@ func TestResumeOverASlowLinkWhileTheConversationGoesOn(t *testing.T) {
 
 	// A long history: 400 more messages.
 	const history = 400
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := g; i < history; i += 8 {
-				m := store.Message{ConversationID: conv, ClientID: fmt.Sprintf("old-%d", i), From: store.FromVisitor, Text: "an earlier message"}
-				if _, _, err := e.db.AppendMessage(context.Background(), m); err != nil {
-					t.Error(err)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	e.addHistory(t, conv, history)
 
-	slow := httptest.NewUnstartedServer(e.srv.Handler())
-	slow.Listener = slowListener{slow.Listener}
-	slow.Start()
-	t.Cleanup(slow.Close)
-	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(slow.URL, "http")+"/ws/visitor", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	v := &sock{t: t, conn: conn}
+	v := e.dialSlow(t, time.Millisecond)
 	v.send(map[string]any{"type": "hello", "token": token, "last_seq": 0})
 	if f := v.next(typed("welcome")); f["resumed"] != true {
 		t.Fatalf("welcome %v, want resumed", f)
@@ -337,4 +355,36 @@ func TestMessageWhileTheAgentOpensTheConversation(t *testing.T) {
 		t.Fatal("the visitor's message arrived before the conversation frame and is not in it: the console loses it")
 	}
 	readUntil(t, a, "message", isIt) // after the transcript: fine
+}
+
+// The replay after hello is paced by the visitor's link; a history that took longer than ten
+// seconds to send was cut off with 1011 ("could not load your conversation") and an error in
+// the log, because every page of it was read under the one ten-second deadline of the hello.
+func TestLongReplayOverASlowLinkIsNotCutOff(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sends a 560-message history over a link of 33 frames a second (about 17 s)")
+	}
+	e := startConsole(t, Options{})
+	v := e.dialVisitor(t)
+	v.send(map[string]any{"type": "hello"})
+	w := v.next(typed("welcome"))
+	v.next(typed("message")) // the greeting
+	const history = 560      // more than one page of 500
+	e.addHistory(t, w.str("conversation_id"), history)
+
+	slow := e.dialSlow(t, 30*time.Millisecond)
+	slow.send(map[string]any{"type": "hello", "token": w.str("token"), "last_seq": 0})
+	slow.next(typed("welcome"))
+	_ = slow.conn.SetReadDeadline(time.Now().Add(time.Minute))
+	for want := int64(1); want <= history+1; want++ {
+		_, data, err := slow.conn.ReadMessage()
+		if err != nil {
+			t.Fatalf("after %d of %d messages: %v", want-1, history+1, err)
+		}
+		var f wsFrame
+		_ = json.Unmarshal(data, &f)
+		if f.str("type") != "message" || f["seq"] != float64(want) {
+			t.Fatalf("frame %s, want message seq %d", data, want)
+		}
+	}
 }
