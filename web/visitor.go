@@ -116,6 +116,9 @@ func (c *client) readPump() {
 	defer func() {
 		if c.conversationID != "" {
 			s.hub.unsubscribe(c.conversationID, c)
+			if c.typingOn { // whoever watches should not see a visitor typing who has gone
+				s.hub.Publish(c.conversationID, bot.Event{Typing: &bot.Typing{From: bot.FromVisitor, On: false}})
+			}
 		}
 		c.close(websocket.CloseNormalClosure, "")
 	}()

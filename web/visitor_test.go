@@ -388,3 +388,19 @@ func TestLongReplayOverASlowLinkIsNotCutOff(t *testing.T) {
 		}
 	}
 }
+
+// A visitor who leaves while typing (closes the tab, loses the network) must not leave the agent
+// looking at "the visitor is typing" until the console's own timeout.
+func TestVisitorLeavingWhileTypingStopsTheIndicator(t *testing.T) {
+	e := startConsole(t, Options{})
+	a, v, _ := e.agentServing(t)
+	onOff := func(f wsFrame) bool { return f.str("type") == "typing" && f.str("from") == "visitor" }
+	v.send(map[string]any{"type": "typing", "on": true})
+	if f := a.next(onOff); f["on"] != true {
+		t.Fatalf("typing frame %v, want on", f)
+	}
+	v.conn.Close()
+	if f := a.next(onOff); f["on"] != false {
+		t.Fatalf("typing frame %v, want off", f)
+	}
+}
