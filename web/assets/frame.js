@@ -350,7 +350,9 @@
       el = pending;
       el.classList.remove('msg--pending', 'msg--failed');
       clearFailure(el);
-      fillText(el.querySelector('.bubble'), text);
+      // Rewriting the same text would add it to the live log again, and it would be read twice.
+      var bubble = el.querySelector('.bubble');
+      if (bubble.textContent !== text) fillText(bubble, text);
       setTime(el, m.at);
     } else {
       el = buildMessage(from, text, m.at, from === 'agent' ? agentLabel(m) : '');

@@ -1,0 +1,90 @@
+package web_test
+
+// Browser tests of what screen readers hear: the live regions of the chat panel (the transcript
+// and the typing line). A live region announces every text node added to it, so a message or a
+// typing line written into the DOM twice is spoken twice. These tests record, with a
+// MutationObserver, the text added to each live region and count how often each thing was said.
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// listenLive starts recording, in the window win, the text added to the elements with these ids
+// (text inside aria-hidden subtrees is not spoken and not recorded). heard reads the record.
+func listenLive(b *browser, win string, ids ...string) {
+	b.t.Helper()
+	b.do("record the live regions", chromedp.Evaluate[chromedp.Void](`(() => {
+	const w = `+win+`, d = w.document;
+	w.__heard = w.__heard || {};
+	for (const id of `+jsonIDs(ids)+`) {
+		const root = d.getElementById(id), rec = w.__heard[id] = [];
+		const hidden = n => {
+			for (let e = n.nodeType === 1 ? n : n.parentElement; e; e = e.parentElement) {
+				if (e.getAttribute('aria-hidden') === 'true') return true;
+				if (e === root) break;
+			}
+			return false;
+		};
+		new w.MutationObserver(ms => {
+			for (const m of ms) {
+				if (m.type === 'characterData') { if (!hidden(m.target) && m.target.data.trim()) rec.push(m.target.data); continue; }
+				for (const n of m.addedNodes) if (!hidden(n) && n.textContent.trim()) rec.push(n.textContent);
+			}
+		}).observe(root, {childList: true, subtree: true, characterData: true});
+	}
+})()`))
+}
+
+func jsonIDs(ids []string) string {
+	q := make([]string, len(ids))
+	for i, id := range ids {
+		q[i] = jsString(id)
+	}
+	return "[" + strings.Join(q, ",") + "]"
+}
+
+// heard returns what was added to the live region id since listenLive.
+func heard(b *browser, win, id string) []string {
+	b.t.Helper()
+	return eval[[]string](b, `(`+win+`).__heard[`+jsString(id)+`]`)
+}
+
+// times counts the additions that contain text.
+func times(added []string, text string) int {
+	n := 0
+	for _, a := range added {
+		if strings.Contains(a, text) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestBrowserLiveTranscriptOnce checks that each message enters the transcript's live region once:
+// the visitor's own message is shown at once as pending and then confirmed in place, and the
+// confirmation must not write its text into the region a second time.
+func TestBrowserLiveTranscriptOnce(t *testing.T) {
+	ts := newTestServer(t)
+	b := newBrowser(t)
+	c := chat{b: b, win: "window"}
+
+	b.navigate(ts.URL + "/widget/frame")
+	c.waitConnected()
+	c.waitMessages("the greeting", 1)
+	listenLive(b, c.win, "log")
+	b.do("click the message box", chromedp.Click(chromedp.ID("input")))
+	question, _ := ts.faq(t)
+	_, reply := c.sendAndAwaitReply(question)
+	c.waitFor("the visitor's message confirmed", `document.querySelectorAll('#log .msg--pending').length === 0`)
+
+	added := heard(b, c.win, "log")
+	if n := times(added, question); n != 1 {
+		t.Errorf("the visitor's message was written into the transcript's live region %d times, want once: %q", n, added)
+	}
+	if n := times(added, reply.Text); n != 1 {
+		t.Errorf("the bot's reply was written into the transcript's live region %d times, want once: %q", n, added)
+	}
+}
