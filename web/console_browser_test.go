@@ -35,6 +35,7 @@ type consoleServer struct {
 	URL             string
 	login, password string
 	name            string
+	hub             *web.Hub
 }
 
 func newConsoleServer(t *testing.T) *consoleServer {
@@ -72,7 +73,7 @@ func newConsoleServer(t *testing.T) *consoleServer {
 		db.Close()
 		t.Fatalf("web.New: %v", err)
 	}
-	cs := &consoleServer{login: "ana", password: "correct horse battery", name: "Ana Lima"}
+	cs := &consoleServer{login: "ana", password: "correct horse battery", name: "Ana Lima", hub: hub}
 	hash, err := bcrypt.GenerateFromPassword([]byte(cs.password), bcrypt.MinCost)
 	if err != nil {
 		t.Fatalf("hash the password: %v", err)
@@ -198,6 +199,20 @@ func TestBrowserConsoleHandoff(t *testing.T) {
 		t.Errorf("the hand-off card reads %q; want the reason", got)
 	}
 	w.waitFor("the widget to name the agent", fmt.Sprintf(`document.getElementById('who-name').textContent === %s`, jsString(ts.name)))
+
+	// The visitor's widget repeats "typing on" every few seconds while they type: the console's
+	// typing line (a live region) says so once, not on every frame.
+	listenLive(agent, "window", "typing")
+	for i := 0; i < 3; i++ {
+		ts.hub.Publish(cid, bot.Event{Typing: &bot.Typing{From: bot.FromVisitor, On: true}})
+		agent.waitFor("the visitor's typing line", `document.getElementById('typing').textContent.includes('typing')`, explain)
+		time.Sleep(150 * time.Millisecond)
+	}
+	if n := times(heard(agent, "window", "typing"), "typing"); n != 1 {
+		t.Errorf("three \"typing on\" frames from the visitor wrote the console's typing line %d times into its live region, want once: %q", n, heard(agent, "window", "typing"))
+	}
+	ts.hub.Publish(cid, bot.Event{Typing: &bot.Typing{From: bot.FromVisitor, On: false}})
+	agent.waitFor("the typing line to clear", `document.getElementById('typing').textContent === ''`, explain)
 
 	// The agent replies with Enter; the reply reaches the visitor's widget as the agent's.
 	const reply = "Hi, I'm Ana. I'm sorry it hasn't arrived — let me check your order now."

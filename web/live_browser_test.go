@@ -8,7 +8,9 @@ package web_test
 import (
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/attune-chat/attune/bot"
 	"github.com/chromedp/chromedp"
 )
 
@@ -86,5 +88,36 @@ func TestBrowserLiveTranscriptOnce(t *testing.T) {
 	}
 	if n := times(added, reply.Text); n != 1 {
 		t.Errorf("the bot's reply was written into the transcript's live region %d times, want once: %q", n, added)
+	}
+}
+
+// TestBrowserLiveTypingOnce checks that the typing line is announced when someone starts typing,
+// not again on every repeated "typing on" frame (an agent's console repeats it every few seconds
+// while the agent types).
+func TestBrowserLiveTypingOnce(t *testing.T) {
+	ts := newTestServer(t)
+	b := newBrowser(t)
+	c := chat{b: b, win: "window"}
+
+	b.navigate(ts.URL + "/widget/frame")
+	c.waitConnected()
+	c.waitMessages("the greeting", 1)
+	cid := c.state().ConversationID
+	listenLive(b, c.win, "typing")
+	for i := 0; i < 3; i++ {
+		ts.hub.Publish(cid, bot.Event{Typing: &bot.Typing{From: bot.FromAgent, On: true}})
+		c.waitFor("the typing line", `document.getElementById('typing').textContent.includes('typing')`)
+		time.Sleep(150 * time.Millisecond)
+	}
+	added := heard(b, c.win, "typing")
+	if n := times(added, "typing"); n != 1 {
+		t.Errorf("three \"typing on\" frames from the agent wrote the typing line %d times into its live region, want once: %q", n, added)
+	}
+	ts.hub.Publish(cid, bot.Event{Typing: &bot.Typing{From: bot.FromAgent, On: false}})
+	c.waitFor("the typing line to clear", `document.getElementById('typing').textContent === ''`)
+	ts.hub.Publish(cid, bot.Event{Typing: &bot.Typing{From: bot.FromAgent, On: true}})
+	c.waitFor("the typing line again", `document.getElementById('typing').textContent.includes('typing')`)
+	if n := times(heard(b, c.win, "typing"), "typing"); n != 2 {
+		t.Errorf("typing started again after stopping: the line was written %d times in all, want twice", n)
 	}
 }

@@ -925,7 +925,10 @@
   }
   function showVisitorTyping(on) {
     clearTimeout(visitorTypingTimer);
-    $('typing').textContent = on ? 'The visitor is typing…' : '';
+    // A live region: the visitor's "typing on" repeats every few seconds, and rewriting the same
+    // words would have them read out again each time.
+    var line = on ? 'The visitor is typing…' : '';
+    if ($('typing').textContent !== line) $('typing').textContent = line;
     if (on) visitorTypingTimer = setTimeout(function () { $('typing').textContent = ''; }, 30000);
   }
 

@@ -732,7 +732,10 @@
     clearTimeout(typingShowTimer);
     if (!from) { typingEl.textContent = ''; return; }
     var who = from === 'agent' ? (agentName || 'Someone from our team') : CFG.bot;
-    typingEl.textContent = who + ' is typing…';
+    // The line is a live region: "typing on" repeats every few seconds, and rewriting the same
+    // words would have them read out again each time.
+    var line = who + ' is typing…';
+    if (typingEl.textContent !== line) typingEl.textContent = line;
     // A lost "typing off" must not leave the indicator up forever.
     typingShowTimer = setTimeout(function () { typingEl.textContent = ''; }, 30000);
   }
