@@ -274,6 +274,9 @@ func TestBrowserConsoleHandoff(t *testing.T) {
 	agent.waitFor("the close dialog", `document.getElementById('close-dialog').open`, explain)
 	agent.pressEnter()
 	agent.waitFor("the conversation closed in the console", `!document.getElementById('close-dialog').open && /closed/i.test(document.getElementById('conv-state').textContent)`, explain)
+	// The Close button the focus came back to is gone now that the chat is closed: the keyboard
+	// must not be dropped on the page's body.
+	checkFocusKept(t, agent, "after closing the conversation")
 	w.waitFor("the widget to say the chat ended", `!document.getElementById('status').hidden && /ended/i.test(document.getElementById('status-main').textContent)`)
 
 	// The help dialog lists the shortcuts and opens with "?".
@@ -301,9 +304,30 @@ func TestBrowserConsoleHandoff(t *testing.T) {
 	w.send("I still need a person, please.")
 	agent.waitFor("the new hand-off in the queue", fmt.Sprintf(`window.__console.state().waiting.includes(%s)`, jsString(cid2)), explain)
 	agent.do("focus the page", chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`))
-	agent.keys("a")
-	agent.waitFor("the new conversation to open", fmt.Sprintf(`window.__console.state().open === %s`, jsString(cid2)), explain)
+	// This time by keyboard through the queue: open the row, then the header's Accept button.
+	agent.do("focus the queue row", chromedp.Focus(chromedp.JSPath(fmt.Sprintf(`document.querySelector('#waiting-list [data-cid="%s"] [data-role="open"]')`, cid2))))
+	agent.pressEnter()
+	agent.waitFor("the waiting conversation to open", fmt.Sprintf(`window.__console.state().open === %s && !document.getElementById('accept-btn').hidden`, jsString(cid2)), explain)
+	agent.do("focus the Accept button", chromedp.Focus(chromedp.JSPath(`document.getElementById('accept-btn')`)))
+	agent.pressEnter()
+	agent.waitFor("the new conversation to be ours", `document.getElementById('accept-btn').hidden && !document.getElementById('note-mode').disabled`, explain)
+	checkFocusKept(t, agent, "after accepting with the header's Accept button")
 	agent.waitFor("the ended chat under earlier conversations", `document.querySelectorAll('#earlier-list li button').length === 1 && document.getElementById('earlier-empty').hidden`, explain)
 	agent.do("open the earlier conversation", chromedp.Click(chromedp.JSPath(`document.querySelector('#earlier-list li button')`)))
 	agent.waitFor("the earlier conversation with its transcript", fmt.Sprintf(`window.__console.state().open === %s && Array.from(document.querySelectorAll('#log .msg--visitor .bubble')).some(b => b.textContent === %s)`, jsString(cid), jsString(ask)), explain)
+}
+
+// checkFocusKept fails when the keyboard focus has been dropped on the page's body or is left on
+// a control that is no longer shown or usable.
+func checkFocusKept(t *testing.T, b *browser, when string) {
+	t.Helper()
+	// Chromium moves the focus off a control hidden by a style change at its next rendering.
+	time.Sleep(100 * time.Millisecond)
+	where := eval[string](b, `(() => { const a = document.activeElement;
+	if (!a || a === document.body || a === document.documentElement) return 'lost';
+	if (a.disabled || a.closest('[hidden]') || a.getClientRects().length === 0) return 'on a hidden or disabled ' + a.tagName + '#' + a.id;
+	return ''; })()`)
+	if where != "" {
+		t.Errorf("%s the keyboard focus is %s", when, where)
+	}
 }

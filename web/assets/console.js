@@ -623,6 +623,7 @@
 
   function updateOpenHeader() {
     if (!open) return;
+    var focused = document.activeElement;
     var w = findWaiting(open.id);
     var mine = me && open.owner === me.id;
     var title = 'Conversation ' + shortId(open.id);
@@ -650,6 +651,12 @@
     }
     applyNoteMode();
     $('suggest-box').hidden = !mine;
+    // The button just used (Accept, Close, Transfer, Return) or the note switch may be hidden or
+    // disabled now: hand the keyboard to the conversation rather than let it fall to the page.
+    if (focused && focused !== document.body && $('conv').contains(focused) &&
+        (focused.disabled || focused.closest('[hidden]'))) {
+      $('conv').focus();
+    }
   }
 
   function onMessage(m) {
