@@ -331,3 +331,80 @@ func checkFocusKept(t *testing.T, b *browser, when string) {
 		t.Errorf("%s the keyboard focus is %s", when, where)
 	}
 }
+
+// TestBrowserConsoleReplyAcrossReconnect drops the agent's socket just as a reply is sent, the
+// frame lost with it. After the console reconnects, the reply must be sent again (same id, so the
+// server stores it once) and reach the visitor once; and the transcript already on screen must
+// not be written into its live region again.
+func TestBrowserConsoleReplyAcrossReconnect(t *testing.T) {
+	ts := newConsoleServer(t)
+	agent := newBrowser(t)
+	visitor := newBrowser(t)
+	explain := consoleExplain(agent)
+
+	agent.navigate(ts.URL + "/console")
+	agent.waitFor("the login form", `document.activeElement && document.activeElement.id === 'login-name'`, explain)
+	agent.keys(ts.login)
+	agent.do("focus the password", chromedp.Focus(chromedp.JSPath(`document.getElementById('login-password')`)))
+	agent.keys(ts.password)
+	agent.pressEnter()
+	agent.waitFor("the console to connect", `window.__console.state().connected`, explain)
+
+	w := chat{b: visitor, win: "window"}
+	visitor.navigate(ts.URL + "/widget/frame")
+	w.waitConnected()
+	w.waitMessages("the greeting", 1)
+	const ask = "I want to talk to a person about my order."
+	visitor.do("focus the message box", chromedp.Focus(chromedp.JSPath(`document.getElementById('input')`)))
+	w.send(ask)
+	cid := w.state().ConversationID
+	agent.waitFor("the hand-off in the queue", fmt.Sprintf(`window.__console.state().waiting.includes(%s)`, jsString(cid)), explain)
+	agent.do("focus the page", chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`))
+	agent.keys("a")
+	agent.waitFor("the accepted conversation", fmt.Sprintf(`window.__console.state().open === %s && !document.getElementById('note-mode').disabled`, jsString(cid)), explain)
+	listenLive(agent, "window", "log")
+
+	// The next message frame is lost and the socket closes, as when the network drops mid-send.
+	agent.do("drop the next message frame with the socket", chromedp.Evaluate[chromedp.Void](`(() => {
+	const send = WebSocket.prototype.send;
+	WebSocket.prototype.send = function (data) {
+		if (typeof data === 'string' && JSON.parse(data).type === 'message') {
+			WebSocket.prototype.send = send;
+			this.close();
+			return;
+		}
+		return send.call(this, data);
+	};
+})()`))
+	const reply = "Hello, this is Ana: let me look at your order."
+	agent.do("focus the reply box", chromedp.Focus(chromedp.JSPath(`document.getElementById('reply-input')`)))
+	agent.insertText(reply)
+	agent.pressEnter()
+	agent.waitFor("the console to reconnect", `window.__console.state().connected && document.getElementById('conn').textContent === 'Connected'`, explain)
+
+	w.until("the reply in the widget after the reconnect", func(m []shown) bool {
+		for _, x := range m {
+			if x.From == "agent:"+ts.name && x.Text == reply {
+				return true
+			}
+		}
+		return false
+	})
+	agent.waitFor("the reply confirmed in the console", fmt.Sprintf(`Array.from(document.querySelectorAll('#log .msg--agent:not(.msg--pending):not(.msg--failed) .bubble')).some(b => b.textContent === %s)`, jsString(reply)), explain)
+	time.Sleep(300 * time.Millisecond)
+	n := 0
+	for _, m := range w.transcript() {
+		if m.Text == reply {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the widget shows the reply %d times, want once", n)
+	}
+	if got := eval[int](agent, fmt.Sprintf(`Array.from(document.querySelectorAll('#log .msg--agent .bubble')).filter(b => b.textContent === %s).length`, jsString(reply))); got != 1 {
+		t.Errorf("the console shows the reply %d times, want once", got)
+	}
+	if n := times(heard(agent, "window", "log"), ask); n != 0 {
+		t.Errorf("after the reconnect the visitor's earlier message was written into the console's live transcript again (%d times): %q", n, heard(agent, "window", "log"))
+	}
+}

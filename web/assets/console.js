@@ -274,6 +274,13 @@
     if (want !== presence) setPresence(want);
     else renderPresence();
     if (open) send({ type: 'open', conversation_id: open.id }); // catch up on what we missed
+    // Replies not yet acknowledged may have died with the old socket: send them again with the
+    // same id, which the server recognises, so each is stored once and none is lost.
+    pendingReq.forEach(function (info, id) {
+      if (info.kind === 'message' && typeof info.text === 'string') {
+        send({ type: 'message', id: id, conversation_id: info.conversation_id, text: info.text });
+      }
+    });
   }
 
   /* ---------- presence ---------- */
@@ -600,14 +607,18 @@
     if (!same && openRequested !== id) return; // an answer to an open we have since replaced
     openRequested = '';
     var keepDraft = same ? $('reply-input').value : '';
-    open = { id: id, state: m.state, owner: str(m.owner, 200), bySeq: new Map(), handoff: m.handoff || null };
+    // The same conversation again (a reconnect catching up): keep what is on screen, replies
+    // still sending included, and add only what is new. Rebuilding the transcript would drop the
+    // pending replies and have the whole live log read out again.
+    open = { id: id, state: m.state, owner: str(m.owner, 200), bySeq: same ? open.bySeq : new Map(), handoff: m.handoff || null };
     $('conv-placeholder').hidden = true;
     $('conv-error').hidden = true;
     var log = $('log');
     log.hidden = false;
-    log.textContent = '';
-    (Array.isArray(m.messages) ? m.messages : []).forEach(function (x) { addMessage(x, false); });
-    log.scrollTop = log.scrollHeight;
+    var atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+    if (!same) log.textContent = '';
+    (Array.isArray(m.messages) ? m.messages : []).forEach(function (x) { addMessage(x, same); });
+    if (!same || atBottom) log.scrollTop = log.scrollHeight;
     renderHandoff(m.handoff);
     renderNotes(Array.isArray(m.notes) ? m.notes : []);
     renderEarlier(Array.isArray(m.earlier) ? m.earlier : []);
