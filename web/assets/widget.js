@@ -151,6 +151,11 @@
     if (settings.accent) setAccent(settings.accent);
 
     button.addEventListener('click', function () { toggle(); });
+    // Escape closes the open chat from its launcher too (Shift+Tab leads there from the chat);
+    // only here, never on the host page, whose own Escape handling stays untouched.
+    button.addEventListener('keydown', function (e) {
+      if (e.key === 'Escape' && isOpen) { e.preventDefault(); e.stopPropagation(); setOpen(false, false); }
+    });
     if (settings.open) setOpen(true, false);
   }
 
