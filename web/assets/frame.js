@@ -35,6 +35,7 @@
   var parentOrigin = detectParentOrigin();
   // Without a trusted parent we cannot be told about visibility, so assume shown.
   var visible = !embedded || !parentOrigin;
+  var modal = false;        // the loader shows us full-screen: Tab stays inside
 
   var ws = null;            // current socket, null between attempts
   var connected = false;    // true from welcome until close
@@ -124,6 +125,7 @@
     var d = e.data;
     if (!d || typeof d !== 'object') return;
     if (d.attune === 'visibility') setVisible(d.open === true, d.focus === true);
+    if (d.attune === 'modal') modal = d.on === true;
     if (d.attune === 'prefill' && typeof d.text === 'string') {
       // Only fills the box; the visitor still decides to send.
       input.value = d.text.slice(0, 500);
@@ -841,7 +843,20 @@
   });
   document.addEventListener('keydown', function (e) {
     if (e.key === 'Escape' && !e.isComposing && parentOrigin) { e.preventDefault(); post({ attune: 'close' }); }
+    if (e.key === 'Tab' && modal && parentOrigin) keepTabInside(e);
   });
+
+  // The panel covers the whole screen (the loader says so): Tab from the last control goes to the
+  // first and Shift+Tab from the first to the last, instead of to the host page behind the panel.
+  function keepTabInside(e) {
+    var list = Array.prototype.filter.call(document.querySelectorAll('a[href], button, textarea, input, select, [tabindex]'), function (el) {
+      return el.tabIndex >= 0 && !el.disabled && el.getClientRects().length > 0 && !el.closest('[hidden], [aria-hidden="true"]');
+    });
+    if (!list.length) return;
+    var at = list.indexOf(document.activeElement);
+    if (e.shiftKey && at <= 0) { e.preventDefault(); list[list.length - 1].focus(); }
+    else if (!e.shiftKey && (at === list.length - 1 || at < 0)) { e.preventDefault(); list[0].focus(); }
+  }
   closeBtn.addEventListener('click', function () { post({ attune: 'close' }); });
   // A visitor reaching for the chat is the moment to open a socket for a new visitor.
   document.addEventListener('focusin', connect);

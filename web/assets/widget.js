@@ -163,6 +163,13 @@
     if (ui && ui.frame.contentWindow) ui.frame.contentWindow.postMessage(msg, ORIGIN);
   }
 
+  // On a narrow screen (a phone, or a window zoomed to 400 %) the open panel covers the whole
+  // page (the CSS above): the frame then keeps Tab inside the chat, as a dialog does, so that the
+  // focus never goes to host-page links hidden behind it. Same breakpoint as the CSS.
+  var narrow = window.matchMedia ? window.matchMedia('(max-width:479.98px)') : null;
+  function postModal() { post({ attune: 'modal', on: !!(narrow && narrow.matches) }); }
+  if (narrow && narrow.addEventListener) narrow.addEventListener('change', postModal);
+
   function setOpen(open, moveFocus) {
     if (!ui) return;
     isOpen = open;
@@ -205,6 +212,7 @@
           ui.frame.title = title;
         }
         if (!settings.accent && typeof d.accent === 'string') setAccent(d.accent);
+        postModal();
         post({ attune: 'visibility', open: isOpen });
         if (!ready) {
           ready = true;
