@@ -109,8 +109,12 @@
 
   function mount() {
     if (ui || !document.body) return;
-    var host = document.createElement('div');
+    // A tag of our own, not a <div>: host-page rules for divs (hiding empty ones, a transform
+    // that would pin the fixed launcher to the host element instead of the screen) cannot match
+    // it, and the inline !important reset beats even the page's own !important rules.
+    var host = document.createElement('attune-widget');
     host.setAttribute('data-attune-widget', '');
+    host.style.cssText = 'all:initial !important;display:block !important;position:static !important';
     if (!host.attachShadow) return; // very old browser: no widget rather than a broken one
     var root = host.attachShadow({ mode: 'open' });
 
