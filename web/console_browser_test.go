@@ -154,6 +154,11 @@ func TestBrowserConsoleHandoff(t *testing.T) {
 	if len(st.Waiting) != 0 || st.Open != nil {
 		t.Fatalf("a fresh console shows waiting %v, open %v; want an empty queue and nothing open", st.Waiting, st.Open)
 	}
+	// The announcement line is a live region: it must be in the accessibility tree before the
+	// first "New hand-off" arrives, or that is never spoken.
+	if !inAXTree(agent, `document.getElementById('announce')`) {
+		t.Errorf("the console's announcement line (a live region) is not in the accessibility tree before its first announcement")
+	}
 
 	// The visitor asks for a person in the widget.
 	w := chat{b: visitor, win: "window"}

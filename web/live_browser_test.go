@@ -6,6 +6,10 @@ package web_test
 // MutationObserver, the text added to each live region and count how often each thing was said.
 
 import (
+	"context"
+
+	"github.com/chromedp/cdproto/accessibility"
+	"github.com/chromedp/cdproto/cdp"
 	"strings"
 	"testing"
 	"time"
@@ -119,5 +123,41 @@ func TestBrowserLiveTypingOnce(t *testing.T) {
 	c.waitFor("the typing line again", `document.getElementById('typing').textContent.includes('typing')`)
 	if n := times(heard(b, c.win, "typing"), "typing"); n != 2 {
 		t.Errorf("typing started again after stopping: the line was written %d times in all, want twice", n)
+	}
+}
+
+// inAXTree says whether Chromium's accessibility tree has the element (not ignored). A live
+// region outside the tree when its text arrives is not announced: it must be in the tree first.
+func inAXTree(b *browser, jsPath string) bool {
+	b.t.Helper()
+	nodes, err := chromedp.Run(b.ctx, chromedp.Nodes(chromedp.JSPath(jsPath)))
+	if err != nil || len(nodes) == 0 {
+		b.t.Fatalf("find %s: %v", jsPath, err)
+	}
+	res, err := chromedp.Run(b.ctx, func(ctx context.Context, tg *chromedp.Target) (accessibility.GetPartialAXTreeResult, error) {
+		no := false
+		return cdp.Call(ctx, tg, accessibility.GetPartialAXTree, accessibility.GetPartialAXTreeParams{BackendNodeID: nodes[0].BackendNodeID, FetchRelatives: &no})
+	})
+	if err != nil || len(res.Nodes) == 0 {
+		b.t.Fatalf("accessibility tree of %s: %v", jsPath, err)
+	}
+	return !res.Nodes[0].Ignored
+}
+
+// TestBrowserLiveStatusInTree checks that the widget's status lines (queue position, "Ana joined
+// the chat", "Reconnecting…") are live regions already in the accessibility tree while empty, so
+// that their first text is announced; a region display:none until its text arrives is not.
+func TestBrowserLiveStatusInTree(t *testing.T) {
+	ts := newTestServer(t)
+	b := newBrowser(t)
+	c := chat{b: b, win: "window"}
+
+	b.navigate(ts.URL + "/widget/frame")
+	c.waitConnected()
+	c.waitMessages("the greeting", 1)
+	for _, id := range []string{"status", "conn"} {
+		if !inAXTree(b, `document.getElementById(`+jsString(id)+`)`) {
+			t.Errorf("the widget's live region #%s is not in the accessibility tree while it has nothing to say: its first message will not be announced", id)
+		}
 	}
 }

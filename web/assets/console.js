@@ -517,7 +517,7 @@
     a.textContent = text;
     a.hidden = false;
     clearTimeout(announceTimer);
-    announceTimer = setTimeout(function () { a.hidden = true; }, 12000);
+    announceTimer = setTimeout(function () { a.hidden = true; a.textContent = ''; }, 12000);
     if (assertive) { $('live-assertive').textContent = ''; $('live-assertive').textContent = text; }
   }
 

@@ -269,7 +269,7 @@
       connEl.hidden = false;
     }, delay);
   }
-  function hideConn() { clearTimeout(connTimer); connTimer = 0; connEl.hidden = true; }
+  function hideConn() { clearTimeout(connTimer); connTimer = 0; connEl.hidden = true; connEl.textContent = ''; }
 
   function onFrame(data) {
     var m;
