@@ -7,6 +7,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/cdproto/cdp"
@@ -159,5 +160,53 @@ func TestBrowserLiveStatusInTree(t *testing.T) {
 		if !inAXTree(b, `document.getElementById(`+jsString(id)+`)`) {
 			t.Errorf("the widget's live region #%s is not in the accessibility tree while it has nothing to say: its first message will not be announced", id)
 		}
+	}
+}
+
+// TestBrowserLiveReconnectingOnce checks that "Reconnecting…" is said once while the server is
+// away, not again on every retry of the backoff.
+func TestBrowserLiveReconnectingOnce(t *testing.T) {
+	ts := newTestServer(t)
+	b := newBrowser(t)
+	c := chat{b: b, win: "window"}
+
+	b.navigate(ts.URL + "/widget/frame")
+	c.waitConnected()
+	c.waitMessages("the greeting", 1)
+	listenLive(b, c.win, "conn")
+	ts.goAway(t)
+	c.waitFor("the reconnecting line", `!document.getElementById('conn').hidden && document.getElementById('conn').textContent !== ''`)
+	tries := ts.upgrades.Load()
+	waitCount(t, b, "three more attempts to reconnect", &ts.upgrades, tries+3)
+	time.Sleep(100 * time.Millisecond)
+	if n := times(heard(b, c.win, "conn"), "econnecting"); n != 1 {
+		t.Errorf("while the server was away the connection line said \"Reconnecting…\" %d times, want once: %q", n, heard(b, c.win, "conn"))
+	}
+	ts.comeBack(t)
+	c.waitConnected()
+}
+
+// TestBrowserLiveQueueReasonOnce checks that a queue update says what changed (the position), and
+// does not read out again the reason line that stayed the same.
+func TestBrowserLiveQueueReasonOnce(t *testing.T) {
+	ts := newTestServer(t)
+	b := newBrowser(t)
+	c := chat{b: b, win: "window"}
+
+	b.navigate(ts.URL + "/widget/frame")
+	c.waitConnected()
+	c.waitMessages("the greeting", 1)
+	cid := c.state().ConversationID
+	listenLive(b, c.win, "status")
+	for _, pos := range []int{3, 2, 1} {
+		ts.hub.Publish(cid, bot.Event{State: &bot.StateChange{State: "queued", Position: pos, AgentsOnline: 1, Reason: "asked_for_person"}})
+		c.waitFor(fmt.Sprintf("position %d", pos), fmt.Sprintf(`/number %d|next/.test(document.getElementById('status-main').textContent)`, pos))
+	}
+	reason := eval[string](b, `document.getElementById('status-sub').textContent`)
+	if reason == "" {
+		t.Fatal("the queued state shows no reason line")
+	}
+	if n := times(heard(b, c.win, "status"), reason); n != 1 {
+		t.Errorf("three queue updates with the same reason wrote the reason %d times into the live status line, want once: %q", n, heard(b, c.win, "status"))
 	}
 }

@@ -260,12 +260,12 @@
   var connText = '';
   function showConn(text, delay) {
     connText = text;
-    if (!connEl.hidden) { connEl.textContent = text; return; }
+    if (!connEl.hidden) { setText(connEl, text); return; }
     if (connTimer) return;
     connTimer = setTimeout(function () {
       connTimer = 0;
       if (connected) return;
-      connEl.textContent = connText;
+      setText(connEl, connText);
       connEl.hidden = false;
     }, delay);
   }
@@ -452,8 +452,8 @@
     } else if (!fromWelcome && (prev === 'agent' || prev === 'queued')) {
       main = 'You’re chatting with ' + CFG.bot + ', our bot, again.';
     }
-    statusMain.textContent = main;
-    statusSub.textContent = sub;
+    setText(statusMain, main);
+    setText(statusSub, sub);
     statusEl.hidden = !main;
     showEmailForm(s === 'queued' && (m.offline === true || m.agents_online === 0));
     showNewChat(s === 'closed');
@@ -661,6 +661,10 @@
     foot.appendChild(t);
   }
 
+  // The status, connection and typing lines are live regions: writing the words they already
+  // show would have them read out again (each queue update, each retry of the backoff).
+  function setText(el, text) { if (el.textContent !== text) el.textContent = text; }
+
   function setFoot(el, text) { el.querySelector('.foot').textContent = text; }
 
   function renderPending(item) {
@@ -734,10 +738,7 @@
     clearTimeout(typingShowTimer);
     if (!from) { typingEl.textContent = ''; return; }
     var who = from === 'agent' ? (agentName || 'Someone from our team') : CFG.bot;
-    // The line is a live region: "typing on" repeats every few seconds, and rewriting the same
-    // words would have them read out again each time.
-    var line = who + ' is typing…';
-    if (typingEl.textContent !== line) typingEl.textContent = line;
+    setText(typingEl, who + ' is typing…'); // "typing on" repeats every few seconds
     // A lost "typing off" must not leave the indicator up forever.
     typingShowTimer = setTimeout(function () { typingEl.textContent = ''; }, 30000);
   }
