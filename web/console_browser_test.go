@@ -346,27 +346,8 @@ func TestBrowserConsoleReplyAcrossReconnect(t *testing.T) {
 	agent := newBrowser(t)
 	visitor := newBrowser(t)
 	explain := consoleExplain(agent)
-
-	agent.navigate(ts.URL + "/console")
-	agent.waitFor("the login form", `document.activeElement && document.activeElement.id === 'login-name'`, explain)
-	agent.keys(ts.login)
-	agent.do("focus the password", chromedp.Focus(chromedp.JSPath(`document.getElementById('login-password')`)))
-	agent.keys(ts.password)
-	agent.pressEnter()
-	agent.waitFor("the console to connect", `window.__console.state().connected`, explain)
-
-	w := chat{b: visitor, win: "window"}
-	visitor.navigate(ts.URL + "/widget/frame")
-	w.waitConnected()
-	w.waitMessages("the greeting", 1)
 	const ask = "I want to talk to a person about my order."
-	visitor.do("focus the message box", chromedp.Focus(chromedp.JSPath(`document.getElementById('input')`)))
-	w.send(ask)
-	cid := w.state().ConversationID
-	agent.waitFor("the hand-off in the queue", fmt.Sprintf(`window.__console.state().waiting.includes(%s)`, jsString(cid)), explain)
-	agent.do("focus the page", chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`))
-	agent.keys("a")
-	agent.waitFor("the accepted conversation", fmt.Sprintf(`window.__console.state().open === %s && !document.getElementById('note-mode').disabled`, jsString(cid)), explain)
+	w, _ := acceptedHandoff(t, ts, agent, visitor, ask)
 	listenLive(agent, "window", "log")
 
 	// The next message frame is lost and the socket closes, as when the network drops mid-send.
@@ -411,5 +392,75 @@ func TestBrowserConsoleReplyAcrossReconnect(t *testing.T) {
 	}
 	if n := times(heard(agent, "window", "log"), ask); n != 0 {
 		t.Errorf("after the reconnect the visitor's earlier message was written into the console's live transcript again (%d times): %q", n, heard(agent, "window", "log"))
+	}
+}
+
+// acceptedHandoff signs the agent in, has the visitor ask for a person with ask, and accepts the
+// hand-off in the console with the "a" shortcut. It returns the visitor's chat and conversation.
+func acceptedHandoff(t *testing.T, ts *consoleServer, agent, visitor *browser, ask string) (chat, string) {
+	t.Helper()
+	explain := consoleExplain(agent)
+	agent.navigate(ts.URL + "/console")
+	agent.waitFor("the login form", `document.activeElement && document.activeElement.id === 'login-name'`, explain)
+	agent.keys(ts.login)
+	agent.do("focus the password", chromedp.Focus(chromedp.JSPath(`document.getElementById('login-password')`)))
+	agent.keys(ts.password)
+	agent.pressEnter()
+	agent.waitFor("the console to connect", `window.__console.state().connected`, explain)
+
+	w := chat{b: visitor, win: "window"}
+	visitor.navigate(ts.URL + "/widget/frame")
+	w.waitConnected()
+	w.waitMessages("the greeting", 1)
+	visitor.do("focus the message box", chromedp.Focus(chromedp.JSPath(`document.getElementById('input')`)))
+	w.send(ask)
+	cid := w.state().ConversationID
+	agent.waitFor("the hand-off in the queue", fmt.Sprintf(`window.__console.state().waiting.includes(%s)`, jsString(cid)), explain)
+	agent.do("focus the page", chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`))
+	agent.keys("a")
+	agent.waitFor("the accepted conversation", fmt.Sprintf(`window.__console.state().open === %s && !document.getElementById('note-mode').disabled`, jsString(cid)), explain)
+	return w, cid
+}
+
+// TestBrowserConsoleNarrow lays the console out at 320 CSS pixels wide (a phone, or a desktop
+// window zoomed to 400 %, WCAG's reflow width): the panes stack and the page scrolls, and none of
+// them (queue, transcript, details) may be squeezed to a sliver to fit the screen's height.
+func TestBrowserConsoleNarrow(t *testing.T) {
+	ts := newConsoleServer(t)
+	agent := newBrowser(t)
+	visitor := newBrowser(t)
+	agent.do("narrow viewport", chromedp.EmulateViewport(320, 640))
+	acceptedHandoff(t, ts, agent, visitor, "I want to talk to a person about my order, please.")
+
+	type pane struct {
+		Height, Content float64
+	}
+	type panes struct {
+		ViewW, ViewH, ScrollW float64
+		Queue, Log, Side      pane
+	}
+	got := eval[panes](agent, `(() => { const p = id => { const e = document.getElementById(id); return {Height: e.getBoundingClientRect().height, Content: e.scrollHeight}; };
+	return {ViewW: innerWidth, ViewH: innerHeight, ScrollW: document.documentElement.scrollWidth, Queue: p('queue'), Log: p('log'), Side: p('side')}; })()`)
+	dir := os.Getenv("ATTUNE_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("screenshot directory: %v", err)
+	}
+	agent.screenshot(filepath.Join(dir, "console-narrow.png"))
+	if got.ScrollW > got.ViewW+0.5 {
+		t.Errorf("at %g px wide the console scrolls sideways (%g px of content)", got.ViewW, got.ScrollW)
+	}
+	// A pane shows all its content or at least 40 % of the screen's height before it scrolls.
+	for _, p := range []struct {
+		name string
+		p    pane
+	}{{"queue", got.Queue}, {"details pane", got.Side}} {
+		if want := min(p.p.Content, 0.4*got.ViewH); p.p.Height < want-1 {
+			t.Errorf("at %gx%g the %s is squeezed to %.0f px high (content %.0f px); want at least %.0f", got.ViewW, got.ViewH, p.name, p.p.Height, p.p.Content, want)
+		}
+	}
+	if want := got.ViewH / 3; got.Log.Height < want {
+		t.Errorf("at %gx%g the transcript is squeezed to %.0f px high; want at least a third of the screen (%.0f px)", got.ViewW, got.ViewH, got.Log.Height, want)
 	}
 }
