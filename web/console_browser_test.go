@@ -397,7 +397,7 @@ func TestBrowserConsoleReplyAcrossReconnect(t *testing.T) {
 
 // acceptedHandoff signs the agent in, has the visitor ask for a person with ask, and accepts the
 // hand-off in the console with the "a" shortcut. It returns the visitor's chat and conversation.
-func acceptedHandoff(t *testing.T, ts *consoleServer, agent, visitor *browser, ask string) (chat, string) {
+func acceptedHandoff(t *testing.T, ts *consoleServer, agent, visitor *browser, ask string, beforeAccept ...func()) (chat, string) {
 	t.Helper()
 	explain := consoleExplain(agent)
 	agent.navigate(ts.URL + "/console")
@@ -416,6 +416,9 @@ func acceptedHandoff(t *testing.T, ts *consoleServer, agent, visitor *browser, a
 	w.send(ask)
 	cid := w.state().ConversationID
 	agent.waitFor("the hand-off in the queue", fmt.Sprintf(`window.__console.state().waiting.includes(%s)`, jsString(cid)), explain)
+	for _, f := range beforeAccept {
+		f()
+	}
 	agent.do("focus the page", chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`))
 	agent.keys("a")
 	agent.waitFor("the accepted conversation", fmt.Sprintf(`window.__console.state().open === %s && !document.getElementById('note-mode').disabled`, jsString(cid)), explain)
@@ -462,5 +465,38 @@ func TestBrowserConsoleNarrow(t *testing.T) {
 	}
 	if want := got.ViewH / 3; got.Log.Height < want {
 		t.Errorf("at %gx%g the transcript is squeezed to %.0f px high; want at least a third of the screen (%.0f px)", got.ViewW, got.ViewH, got.Log.Height, want)
+	}
+}
+
+// TestBrowserConsoleOpenNotReadOut opens a conversation and checks that its transcript, however
+// long, is not poured into a live region already on the page: a screen reader would read the
+// whole history out at once. Only messages arriving afterwards are announced.
+func TestBrowserConsoleOpenNotReadOut(t *testing.T) {
+	ts := newConsoleServer(t)
+	agent := newBrowser(t)
+	visitor := newBrowser(t)
+	const ask = "Can I speak with a person? My cake order is wrong."
+	record := func() {
+		// Text added under a node that is already inside a live region is announced; a live
+		// region inserted whole, with its content, is not.
+		agent.do("record live additions", chromedp.Evaluate[chromedp.Void](`(() => {
+	window.__spoken = [];
+	new MutationObserver(ms => { for (const m of ms) {
+		const live = m.target.nodeType === 1 && m.target.closest('[aria-live]:not([aria-live="off"]), [role="log"], [role="status"], [role="alert"]');
+		if (!live) continue;
+		for (const n of m.addedNodes) if (n.textContent.trim()) window.__spoken.push(n.textContent);
+	} }).observe(document.body, {childList: true, subtree: true});
+})()`))
+	}
+	w, _ := acceptedHandoff(t, ts, agent, visitor, ask, record)
+	if n := times(eval[[]string](agent, `window.__spoken`), ask); n != 0 {
+		t.Errorf("opening the conversation poured its transcript into a live region: the visitor's request was announced %d time(s)", n)
+	}
+	const more = "It was supposed to say Happy Birthday Mia."
+	visitor.do("focus the message box", chromedp.Focus(chromedp.JSPath(`document.getElementById('input')`)))
+	w.send(more)
+	agent.waitFor("the visitor's new message", fmt.Sprintf(`Array.from(document.querySelectorAll('#log .msg--visitor .bubble')).some(b => b.textContent === %s)`, jsString(more)), consoleExplain(agent))
+	if n := times(eval[[]string](agent, `window.__spoken`), more); n != 1 {
+		t.Errorf("a new message in the open conversation was announced %d times, want once", n)
 	}
 }

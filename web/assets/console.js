@@ -614,11 +614,21 @@
     $('conv-placeholder').hidden = true;
     $('conv-error').hidden = true;
     var log = $('log');
-    log.hidden = false;
-    var atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
-    if (!same) log.textContent = '';
-    (Array.isArray(m.messages) ? m.messages : []).forEach(function (x) { addMessage(x, same); });
-    if (!same || atBottom) log.scrollTop = log.scrollHeight;
+    var msgs = Array.isArray(m.messages) ? m.messages : [];
+    if (same) {
+      var atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+      msgs.forEach(function (x) { addMessage(x, true); });
+      if (atBottom) log.scrollTop = log.scrollHeight;
+    } else {
+      // A conversation just opened: its transcript is built in a new, detached #log that then
+      // replaces the old one whole. Filling the live log already on the page would have a screen
+      // reader read the whole history out; only messages arriving from now on are announced.
+      var fresh = log.cloneNode(false);
+      msgs.forEach(function (x) { addMessage(x, false, fresh); });
+      fresh.hidden = false;
+      log.replaceWith(fresh);
+      fresh.scrollTop = fresh.scrollHeight;
+    }
     renderHandoff(m.handoff);
     renderNotes(Array.isArray(m.notes) ? m.notes : []);
     renderEarlier(Array.isArray(m.earlier) ? m.earlier : []);
@@ -688,13 +698,14 @@
     }
   }
 
-  function addMessage(m, live) {
+  // into is the transcript element to add to: #log, or a new one not yet in the page.
+  function addMessage(m, live, into) {
     var seq = m.seq;
     if (typeof seq !== 'number' || seq <= 0 || !open) return;
     if (open.bySeq.has(seq)) return;
     var from = { visitor: 1, bot: 1, agent: 1, system: 1 }[m.from] ? m.from : 'system';
     var text = str(m.text, 20000);
-    var log = $('log');
+    var log = into || $('log');
     // Our own reply, already on screen while the server stored it: confirm it in place.
     if (live && from === 'agent') {
       var pend = log.querySelector('.msg--pending[data-text-key="' + cssEscape(hashKey(text)) + '"]');
