@@ -3,6 +3,9 @@ package web_test
 // Browser tests of the widget with the keyboard alone.
 
 import (
+	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -73,5 +76,43 @@ func TestBrowserWidgetPhoneFocusStays(t *testing.T) {
 					dir.name, i+1, eval[string](b, `document.activeElement.outerHTML.slice(0, 120)`))
 			}
 		}
+	}
+}
+
+// TestBrowserWidgetUnreadAnnounced closes the chat and has an agent write: the launcher's badge
+// shows the unread message, and a screen reader must be told too (a status message, WCAG 4.1.3),
+// once per new message, not only when it happens to focus the launcher.
+func TestBrowserWidgetUnreadAnnounced(t *testing.T) {
+	ts := newTestServer(t)
+	b := newBrowser(t)
+	c := chat{b: b, win: panelWinJS}
+	isOpen := panelJS + `.classList.contains('open')`
+	// What the live regions of the loader's shadow root hold.
+	liveJS := `Array.from(` + widgetHostJS + `.shadowRoot.querySelectorAll('[aria-live]:not([aria-live="off"]), [role="status"], [role="alert"]')).map(e => e.textContent).join(' | ')`
+
+	b.navigate(ts.URL + "/")
+	b.waitFor("the launcher", launcherJS+` !== null && `+panelWinJS+`.__attune !== undefined`, nil)
+	b.do("click the launcher", chromedp.Click(chromedp.JSPath(launcherJS)))
+	b.waitFor("the panel open", isOpen, nil)
+	c.waitConnected()
+	c.waitMessages("the greeting", 1)
+	b.keys(kb.Escape)
+	b.waitFor("the panel closed", `!`+isOpen, nil)
+	cid := c.state().ConversationID
+
+	say := func(text string, unread int) {
+		t.Helper()
+		if _, _, err := ts.engine.AgentSay(context.Background(), cid, "", "Ana", text, nil); err != nil {
+			t.Fatalf("agent message: %v", err)
+		}
+		b.waitFor(fmt.Sprintf("the badge to show %d", unread), fmt.Sprintf(`!%s.shadowRoot.querySelector('.badge').hidden && %s.shadowRoot.querySelector('.badge').textContent === '%d'`, widgetHostJS, widgetHostJS, unread), nil)
+	}
+	say("Hi, this is Ana from the team.", 1)
+	if got := eval[string](b, liveJS); !strings.Contains(got, "1 unread message") {
+		t.Errorf("a new message while the chat is closed: the widget's live regions say %q; want \"1 unread message\" announced", got)
+	}
+	say("Are you still there?", 2)
+	if got := eval[string](b, liveJS); !strings.Contains(got, "2 unread messages") {
+		t.Errorf("a second message while the chat is closed: the widget's live regions say %q; want \"2 unread messages\" announced", got)
 	}
 }

@@ -33,7 +33,8 @@
   var ready = false;
   var readyFns = [];
   var title = 'Chat';
-  var ui = null; // {host, button, badge, badgeText, frame}
+  var ui = null; // {host, button, badge, badgeText, live, frame}
+  var unreadSeen = -1; // the last unread count; -1 until the first one (not news: said by the launcher)
 
   // async scripts can run before <body> exists; never block parsing to wait.
   function findScript() {
@@ -137,6 +138,10 @@
     var badgeText = document.createElement('span');
     badgeText.className = 'vh';
     badgeText.id = 'attune-unread';
+    // The badge is a status message: new messages while the chat is closed are also said aloud.
+    var live = document.createElement('span');
+    live.className = 'vh';
+    live.setAttribute('role', 'status');
 
     var frame = document.createElement('iframe');
     frame.id = 'attune-panel';
@@ -150,8 +155,9 @@
     root.appendChild(frame);
     root.appendChild(button);
     root.appendChild(badgeText);
+    root.appendChild(live);
     document.body.appendChild(host);
-    ui = { host: host, button: button, badge: badge, badgeText: badgeText, frame: frame };
+    ui = { host: host, button: button, badge: badge, badgeText: badgeText, live: live, frame: frame };
     if (settings.accent) setAccent(settings.accent);
 
     button.addEventListener('click', function () { toggle(); });
@@ -191,7 +197,12 @@
     var show = n > 0 && !isOpen;
     ui.badge.hidden = !show;
     ui.badge.textContent = n > 9 ? '9+' : String(n);
-    ui.badgeText.textContent = show ? n + (n === 1 ? ' unread message' : ' unread messages') : '';
+    var text = show ? n + (n === 1 ? ' unread message' : ' unread messages') : '';
+    ui.badgeText.textContent = text;
+    // Announce a rise only: the count found on page load is old news, and the launcher says it.
+    if (show && unreadSeen >= 0 && n > unreadSeen) ui.live.textContent = text + ' in the chat';
+    else if (!show) ui.live.textContent = '';
+    unreadSeen = n;
   }
 
   function open() { setOpen(true, true); }
