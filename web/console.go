@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -284,7 +285,10 @@ func (s *Server) handleLogin(c echo.Context) error {
 	login := store.NormalizeLogin(req.Login)
 	addr := clientAddr(r, s.trustedProxies)
 	now := s.now()
-	if wait := s.limiter.wait(now, "login:"+login, "ip:"+addr); wait > 0 {
+	loginKey, addrKey := "login:"+login, "ip:"+addr
+	// The attempt counts as a failure from now on, before its bcrypt comparison: guesses sent
+	// all at once would otherwise all pass the check while the first ones are still comparing.
+	if wait := s.limiter.begin(now, loginKey, addrKey); wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)
 		c.Response().Header().Set("Retry-After", fmt.Sprint(secs))
 		return jsonError(c, http.StatusTooManyRequests, fmt.Sprintf("too many attempts; wait %d seconds", secs))
@@ -293,6 +297,7 @@ func (s *Server) handleLogin(c echo.Context) error {
 	defer cancel()
 	a, hash, err := s.agents.AgentByLogin(ctx, login)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.limiter.undo(now, loginKey, addrKey) // the server's trouble, not a wrong guess
 		s.log.Error("console login: look up agent", "error", err)
 		return jsonError(c, http.StatusServiceUnavailable, "the server cannot check logins right now; try again in a few seconds")
 	}
@@ -301,14 +306,15 @@ func (s *Server) handleLogin(c echo.Context) error {
 		hash = s.dummyHash()
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(req.Password)) != nil || err != nil || login == "" {
-		s.limiter.fail(now, "login:"+login, "ip:"+addr)
 		s.log.Info("console login failed", "addr", addr)
 		return jsonError(c, http.StatusUnauthorized, "wrong login or password")
 	}
+	// The password was right: this attempt was no failure.
+	s.limiter.undo(now, loginKey, addrKey)
 	if a.Disabled {
 		return jsonError(c, http.StatusUnauthorized, "this account is disabled; ask an administrator")
 	}
-	s.limiter.reset("login:" + login)
+	s.limiter.reset(loginKey)
 	token, err := newToken()
 	if err != nil {
 		return err
@@ -386,6 +392,11 @@ func (l *loginLimiter) recent(now time.Time, key string) []time.Time {
 func (l *loginLimiter) wait(now time.Time, keys ...string) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.waitLocked(now, keys...)
+}
+
+// waitLocked is wait for a caller that holds mu.
+func (l *loginLimiter) waitLocked(now time.Time, keys ...string) time.Duration {
 	var longest time.Duration
 	for _, k := range keys {
 		fs := l.recent(now, k)
@@ -397,9 +408,48 @@ func (l *loginLimiter) wait(now time.Time, keys ...string) time.Duration {
 	return longest
 }
 
+// begin starts a login attempt: when none of keys has to wait, it records the attempt as a
+// failure of each key at once (undo takes it back when the password proves right) and returns
+// 0; otherwise it records nothing and returns how long until all may try again. Checking and
+// recording under one lock is what keeps simultaneous guesses within the limit.
+func (l *loginLimiter) begin(now time.Time, keys ...string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if wait := l.waitLocked(now, keys...); wait > 0 {
+		return wait
+	}
+	l.failLocked(now, keys...)
+	return 0
+}
+
+// undo takes back the failure that begin recorded at the time at for each key.
+func (l *loginLimiter) undo(at time.Time, keys ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range keys {
+		fs := l.failures[k]
+		for i := len(fs) - 1; i >= 0; i-- {
+			if fs[i].Equal(at) {
+				fs = slices.Delete(fs, i, i+1)
+				break
+			}
+		}
+		if len(fs) == 0 {
+			delete(l.failures, k)
+		} else {
+			l.failures[k] = fs
+		}
+	}
+}
+
 func (l *loginLimiter) fail(now time.Time, keys ...string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.failLocked(now, keys...)
+}
+
+// failLocked records a failure of each key; the caller holds mu.
+func (l *loginLimiter) failLocked(now time.Time, keys ...string) {
 	for _, k := range keys {
 		l.failures[k] = append(l.recent(now, k), now)
 	}

@@ -1,0 +1,94 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/attune-chat/attune/store"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Guesses sent all at once must not each slip past the failed-login limit while the earlier
+// ones are still being checked: the limit counts an attempt when it starts, not when its bcrypt
+// comparison ends.
+func TestLoginLimitHoldsForConcurrentGuesses(t *testing.T) {
+	e := startConsole(t, Options{})
+	// A cost high enough that each check takes a while, as real ones (cost 10) do.
+	hash, err := bcrypt.GenerateFromPassword([]byte("correct horse battery"), 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.CreateAgent(context.Background(), store.Agent{Login: "ana", Capacity: 2}, hash); err != nil {
+		t.Fatal(err)
+	}
+	const guesses = 20
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		status = map[int]int{}
+	)
+	start := make(chan struct{})
+	for i := 0; i < guesses; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			req, err := http.NewRequest("POST", e.ts.URL+"/console/api/login", strings.NewReader(`{"login":"ana","password":"guess"}`))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			mu.Lock()
+			status[resp.StatusCode]++
+			mu.Unlock()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if status[http.StatusUnauthorized] > loginFailures || status[http.StatusUnauthorized]+status[http.StatusTooManyRequests] != guesses {
+		t.Fatalf("%d simultaneous guesses answered %v; want at most %d checked (401), the rest refused (429)", guesses, status, loginFailures)
+	}
+	// The right password waits too, and a refused attempt is not counted as one more failure.
+	r := e.api(t, "POST", "/console/api/login", map[string]string{"login": "ana", "password": "correct horse battery"}, nil, nil)
+	if r.status != http.StatusTooManyRequests {
+		t.Fatalf("right password after the limit: %d %v, want 429", r.status, r.body)
+	}
+}
+
+// An attempt that begin counted and undo took back (the password was right) leaves no failure
+// behind, so agents who log in often from one office address are never throttled.
+func TestLoginLimiterUndo(t *testing.T) {
+	l := newLoginLimiter()
+	t0 := time.Date(2025, 1, 1, 9, 0, 0, 0, time.UTC)
+	for i := 0; i < 3*loginFailures; i++ {
+		at := t0.Add(time.Duration(i) * time.Second)
+		if w := l.begin(at, "login:ana", "ip:1"); w != 0 {
+			t.Fatalf("successful login %d waits %v", i+1, w)
+		}
+		l.undo(at, "login:ana", "ip:1")
+	}
+	if len(l.failures) != 0 {
+		t.Fatalf("failures left after successful logins: %v", l.failures)
+	}
+	for i := 0; i < loginFailures; i++ {
+		if w := l.begin(t0, "login:bob", "ip:1"); w != 0 {
+			t.Fatalf("attempt %d waits %v before the limit", i+1, w)
+		}
+	}
+	if w := l.begin(t0.Add(time.Minute), "login:carol", "ip:1"); w != 14*time.Minute {
+		t.Fatalf("sixth attempt from the address: wait %v, want 14m", w)
+	}
+	if got := len(l.failures["ip:1"]); got != loginFailures {
+		t.Fatalf("a refused attempt was counted: %d failures, want %d", got, loginFailures)
+	}
+}
