@@ -258,6 +258,25 @@ func clientAddr(r *http.Request, trusted []netip.Prefix) string {
 	return client.String()
 }
 
+// addrLimitKey is what failed logins are counted against for a client address: the address
+// itself for IPv4, its /64 for IPv6, because one IPv6 client (a home line, a cloud VM) holds a
+// whole /64 and could otherwise take a fresh address for every guess.
+func addrLimitKey(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return a.String()
+	}
+	return p.String()
+}
+
 func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 	for _, p := range trusted {
 		if p.Contains(a) {
@@ -285,7 +304,7 @@ func (s *Server) handleLogin(c echo.Context) error {
 	login := store.NormalizeLogin(req.Login)
 	addr := clientAddr(r, s.trustedProxies)
 	now := s.now()
-	loginKey, addrKey := "login:"+login, "ip:"+addr
+	loginKey, addrKey := "login:"+login, "ip:"+addrLimitKey(addr)
 	// The attempt counts as a failure from now on, before its bcrypt comparison: guesses sent
 	// all at once would otherwise all pass the check while the first ones are still comparing.
 	if wait := s.limiter.begin(now, loginKey, addrKey); wait > 0 {

@@ -2,7 +2,9 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -90,5 +92,42 @@ func TestLoginLimiterUndo(t *testing.T) {
 	}
 	if got := len(l.failures["ip:1"]); got != loginFailures {
 		t.Fatalf("a refused attempt was counted: %d failures, want %d", got, loginFailures)
+	}
+}
+
+// An IPv6 client holds a whole /64 (every home line gets one): counting per address would let it
+// take a fresh address for every guess, so the limit counts the /64.
+func TestLoginLimitPerIPv6Network(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}
+	e := startConsole(t, Options{TrustedProxies: trusted})
+	e.addAgent(t, "ana", "correct horse battery", 2)
+	from := func(ip string) map[string]string { return map[string]string{"X-Forwarded-For": ip} }
+	for i := 0; i < loginFailures; i++ {
+		body := map[string]string{"login": fmt.Sprintf("guess%d", i), "password": "guess"}
+		if r := e.api(t, "POST", "/console/api/login", body, nil, from(fmt.Sprintf("2001:db8:1:2::%x", i+1))); r.status != 401 {
+			t.Fatalf("failure %d: %d, want 401", i+1, r.status)
+		}
+	}
+	body := map[string]string{"login": "someone", "password": "guess"}
+	if r := e.api(t, "POST", "/console/api/login", body, nil, from("2001:db8:1:2:ffff:ffff:ffff:ffff")); r.status != 429 {
+		t.Fatalf("a sixth guess from another address of the same /64: %d, want 429", r.status)
+	}
+	if r := e.api(t, "POST", "/console/api/login", map[string]string{"login": "ana", "password": "correct horse battery"}, nil, from("2001:db8:1:3::1")); r.status != 200 {
+		t.Fatalf("a client of the next /64: %d, want 200", r.status)
+	}
+}
+
+func TestAddrLimitKey(t *testing.T) {
+	for _, tc := range []struct{ addr, want string }{
+		{"198.51.100.7", "198.51.100.7"},
+		{"::ffff:198.51.100.7", "198.51.100.7"},
+		{"2001:db8:1:2::1", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"pipe", "pipe"},
+	} {
+		if got := addrLimitKey(tc.addr); got != tc.want {
+			t.Errorf("addrLimitKey(%q) = %q, want %q", tc.addr, got, tc.want)
+		}
 	}
 }
