@@ -139,7 +139,7 @@ func (s *Server) handleAgentSocket(c echo.Context) error {
 		return jsonError(c, http.StatusUnauthorized, "not logged in or the session has expired; log in again")
 	}
 	// Cross-site websocket hijacking: the cookie would ride along with any page's socket.
-	if present, same := sameOrigin(r); !present || !same {
+	if present, same := s.sameOrigin(r); !present || !same {
 		s.log.Info("agent socket refused: foreign or missing origin", "agent", sess.agent.ID)
 		return jsonError(c, http.StatusForbidden, "the agent socket is only open to this server's own console page")
 	}

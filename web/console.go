@@ -158,14 +158,41 @@ func secureRequest(r *http.Request) bool {
 }
 
 // sameOrigin reports whether the request's Origin header names this server. An absent header
-// is reported separately: browsers always send it on POST and websocket requests.
-func sameOrigin(r *http.Request) (present, same bool) {
+// is reported separately: browsers always send it on POST and websocket requests. This server's
+// host is the request's Host or, from a trusted reverse proxy, the X-Forwarded-Host it reports:
+// nginx and Apache pass requests on with their upstream's Host by default, and the browser's
+// Origin names the public one. (A page on another site cannot add that header to a socket or a
+// simple POST, so it cannot pass for us through it either.)
+func (s *Server) sameOrigin(r *http.Request) (present, same bool) {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return false, false
 	}
 	u, err := url.Parse(origin)
-	return true, err == nil && strings.EqualFold(u.Host, r.Host)
+	if err != nil || u.Host == "" {
+		return true, false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true, true
+	}
+	if fwd := r.Header.Values("X-Forwarded-Host"); len(fwd) > 0 && peerTrusted(r, s.trustedProxies) {
+		for _, h := range strings.Split(strings.Join(fwd, ","), ",") {
+			if strings.EqualFold(strings.TrimSpace(h), u.Host) {
+				return true, true
+			}
+		}
+	}
+	return true, false
+}
+
+// peerTrusted reports whether the request's TCP peer is one of the trusted reverse proxies.
+func peerTrusted(r *http.Request, trusted []netip.Prefix) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	return err == nil && isTrusted(peer.Unmap(), trusted)
 }
 
 // consoleRoutes adds the console page and its API.
@@ -290,7 +317,7 @@ func (s *Server) handleLogin(c echo.Context) error {
 	r := c.Request()
 	c.Response().Header().Set("Cache-Control", "no-store")
 	// Login CSRF: a foreign page must not log a browser into the attacker's account.
-	if present, same := sameOrigin(r); present && !same {
+	if present, same := s.sameOrigin(r); present && !same {
 		return jsonError(c, http.StatusForbidden, "log in from this server's own console page")
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxLoginBody+1))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/attune-chat/attune/store"
+	"github.com/gorilla/websocket"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -129,5 +130,46 @@ func TestAddrLimitKey(t *testing.T) {
 		if got := addrLimitKey(tc.addr); got != tc.want {
 			t.Errorf("addrLimitKey(%q) = %q, want %q", tc.addr, got, tc.want)
 		}
+	}
+}
+
+// Behind a reverse proxy that passes the request on with its own upstream Host (nginx's and
+// Apache's default), the browser's Origin names the public host, which the proxy reports in
+// X-Forwarded-Host. From a trusted proxy that is this server's origin; from anyone else the
+// header is ignored.
+func TestConsoleOriginBehindAProxy(t *testing.T) {
+	const public = "https://chat.example.com"
+	for _, tc := range []struct {
+		name    string
+		trusted []netip.Prefix
+		want    int
+		wantWS  int
+	}{
+		{"trusted proxy", []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}, 200, 101},
+		{"untrusted peer", nil, 403, 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := startConsole(t, Options{TrustedProxies: tc.trusted})
+			e.addAgent(t, "ana", "correct horse battery", 2)
+			hdr := map[string]string{"Origin": public, "X-Forwarded-Host": "chat.example.com", "X-Forwarded-Proto": "https"}
+			r := e.api(t, "POST", "/console/api/login", map[string]string{"login": "ana", "password": "correct horse battery"}, nil, hdr)
+			if r.status != tc.want {
+				t.Fatalf("login through the proxy: %d %v, want %d", r.status, r.body, tc.want)
+			}
+			ck, _ := e.login(t, "ana", "correct horse battery")
+			h := http.Header{"Origin": {public}, "X-Forwarded-Host": {"chat.example.com"}, "Cookie": {ck.String()}}
+			conn, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(e.ts.URL, "http")+"/ws/agent", h)
+			if err == nil {
+				conn.Close()
+			}
+			if resp == nil || resp.StatusCode != tc.wantWS {
+				t.Fatalf("agent socket through the proxy: err=%v resp=%v, want HTTP %d", err, resp, tc.wantWS)
+			}
+			// Another site stays foreign whatever the proxy says.
+			h.Set("Origin", "https://evil.example")
+			if _, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(e.ts.URL, "http")+"/ws/agent", h); err == nil || resp == nil || resp.StatusCode != 403 {
+				t.Fatalf("agent socket from another site: err=%v resp=%v, want 403", err, resp)
+			}
+		})
 	}
 }

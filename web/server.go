@@ -70,8 +70,9 @@ type Options struct {
 	// or revoked session (password reset, agent disabled) ends the socket too (a minute when 0).
 	SessionCheck time.Duration
 	// TrustedProxies are the reverse proxies in front of Attune whose X-Forwarded-For is believed
-	// when counting failed console logins per client address. Empty: the peer address counts, so
-	// behind a proxy every client shares one limit.
+	// when counting failed console logins per client address, and whose X-Forwarded-Host names
+	// this server's public host for the console's Origin checks. Empty: the peer address counts,
+	// so behind a proxy every client shares one limit, and only the request's Host is this server.
 	TrustedProxies []netip.Prefix
 }
 
