@@ -38,7 +38,10 @@ type consoleServer struct {
 	hub             *web.Hub
 }
 
-func newConsoleServer(t *testing.T) *consoleServer {
+func newConsoleServer(t *testing.T) *consoleServer { t.Helper(); return newConsoleServerAs(t, "agent") }
+
+// newConsoleServerAs is newConsoleServer with an account of the given role (admin or agent).
+func newConsoleServerAs(t *testing.T, role string) *consoleServer {
 	t.Helper()
 	ctx := context.Background()
 	cfg, err := intents.Parse(configs.DemoName, configs.Demo)
@@ -78,7 +81,7 @@ func newConsoleServer(t *testing.T) *consoleServer {
 	if err != nil {
 		t.Fatalf("hash the password: %v", err)
 	}
-	if _, err := db.CreateAgent(ctx, store.Agent{Login: cs.login, Name: cs.name, Role: "agent", Capacity: 3}, hash); err != nil {
+	if _, err := db.CreateAgent(ctx, store.Agent{Login: cs.login, Name: cs.name, Role: role, Capacity: 3}, hash); err != nil {
 		t.Fatalf("create the agent: %v", err)
 	}
 	hs := httptest.NewServer(srv.Handler())

@@ -660,7 +660,8 @@
     $('decline-btn').hidden = !(open.state === 'queued' && offers.has(open.id));
     $('transfer-btn').hidden = !mine;
     $('return-btn').hidden = !mine;
-    $('close-btn').hidden = !(mine || (me && me.role === 'admin' && open.state !== 'closed'));
+    // Only the owner may close (docs/protocol.md), an admin too: a button that can only fail is not offered.
+    $('close-btn').hidden = !mine;
     // Only the owner replies to the visitor; anyone may leave an internal note.
     var note = $('note-mode');
     if (!mine) {
