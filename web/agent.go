@@ -409,13 +409,15 @@ func (ac *agentConn) writePump() {
 }
 
 // checkSession closes the socket when its session has ended (expired, password reset, agent
-// disabled or removed); a database hiccup keeps it open.
-func (ac *agentConn) checkSession() {
+// disabled or removed) and reports whether it is still live; a database hiccup keeps it open.
+func (ac *agentConn) checkSession() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := ac.s.agents.SessionAgent(ctx, ac.sessionHash); errors.Is(err, store.ErrNotFound) {
 		ac.close(closeSessionEnded, "session expired; log in again")
+		return false
 	}
+	return true
 }
 
 // agentInFrame is any frame a console sends; fields a type does not use are ignored.
@@ -460,6 +462,11 @@ func (ac *agentConn) handle(data []byte) {
 			ac.sendError(codeRateLimited, f.ID, f.ConversationID, "too many requests in a short time; wait a moment and try again (nothing was done)")
 			return
 		}
+	}
+	// The periodic check may be a minute away: an agent just disabled, or whose stolen session
+	// was just ended by a password reset, must not act (or read a transcript) until then.
+	if !ac.checkSession() {
+		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -173,3 +173,45 @@ func TestConsoleOriginBehindAProxy(t *testing.T) {
 		})
 	}
 }
+
+// An agent an administrator has just disabled (or whose password was just reset because the
+// account was stolen) must not go on writing to visitors until the next periodic session check:
+// the socket's actions need a session that is still valid, and the socket ends at the first one.
+func TestAgentActionsNeedALiveSession(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(db *store.DB) error
+	}{
+		{"disabled", func(db *store.DB) error { return db.SetAgentDisabled(context.Background(), "ana", true) }},
+		{"password reset", func(db *store.DB) error {
+			return db.SetAgentPassword(context.Background(), "ana", []byte("$2a$04$0000000000000000000000000000000000000000000000000000"))
+		}},
+		{"removed", func(db *store.DB) error { return db.DeleteAgent(context.Background(), "ana") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := startConsole(t, Options{}) // the periodic check every minute: far beyond this test
+			a, _, _, _ := e.mustAgent(t, "ana", 2)
+			v, conv, _ := e.visitorQueued(t)
+			a.send(map[string]any{"type": "accept", "id": "acc", "conversation_id": conv})
+			if f := a.next(replyTo("acc")); f.str("type") != "ack" {
+				t.Fatalf("accept: %v", f)
+			}
+			v.next(func(f wsFrame) bool { return f.str("type") == "state" && f.str("state") == "agent" })
+
+			if err := tc.end(e.db); err != nil {
+				t.Fatal(err)
+			}
+			a.send(map[string]any{"type": "message", "id": "m1", "conversation_id": conv, "text": "one more thing before I go"})
+			expectClosed(t, a, closeSessionEnded, "session expired; log in again")
+			msgs, err := e.db.MessagesAfter(context.Background(), conv, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range msgs {
+				if m.From == store.FromAgent {
+					t.Fatalf("the ended session's message was stored and sent: %+v", m)
+				}
+			}
+		})
+	}
+}
