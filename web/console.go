@@ -157,7 +157,8 @@ func secureRequest(r *http.Request) bool {
 	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
-// sameOrigin reports whether the request's Origin header names this server. An absent header
+// sameOrigin reports whether the request's Origin header names this server (over TLS, with the
+// https scheme). An absent header
 // is reported separately: browsers always send it on POST and websocket requests. This server's
 // host is the request's Host or, from a trusted reverse proxy, the X-Forwarded-Host it reports:
 // nginx and Apache pass requests on with their upstream's Host by default, and the browser's
@@ -170,6 +171,11 @@ func (s *Server) sameOrigin(r *http.Request) (present, same bool) {
 	}
 	u, err := url.Parse(origin)
 	if err != nil || u.Host == "" {
+		return true, false
+	}
+	// Over TLS, this host's plain-http side is another origin: a network attacker can write
+	// pages there, and the session cookie would ride along with their requests.
+	if secureRequest(r) && !strings.EqualFold(u.Scheme, "https") {
 		return true, false
 	}
 	if strings.EqualFold(u.Host, r.Host) {

@@ -215,3 +215,41 @@ func TestAgentActionsNeedALiveSession(t *testing.T) {
 		})
 	}
 }
+
+// Behind TLS, a page on this host's plain-http side (a network attacker can write one) is
+// another origin: it must not log a browser in nor open the agent socket with its cookie.
+func TestConsoleOriginSchemeBehindTLS(t *testing.T) {
+	e := startConsole(t, Options{})
+	e.addAgent(t, "ana", "correct horse battery", 2)
+	host := strings.TrimPrefix(e.ts.URL, "http://")
+	creds := map[string]string{"login": "ana", "password": "correct horse battery"}
+	for _, tc := range []struct {
+		origin string
+		want   int
+	}{
+		{"http://" + host, 403},
+		{"https://" + host, 200},
+	} {
+		r := e.api(t, "POST", "/console/api/login", creds, nil, map[string]string{"Origin": tc.origin, "X-Forwarded-Proto": "https"})
+		if r.status != tc.want {
+			t.Errorf("login over TLS from %s: %d %v, want %d", tc.origin, r.status, r.body, tc.want)
+		}
+	}
+	ck, _ := e.login(t, "ana", "correct horse battery")
+	for _, tc := range []struct {
+		origin string
+		want   int
+	}{
+		{"http://" + host, 403},
+		{"https://" + host, 101},
+	} {
+		h := http.Header{"Origin": {tc.origin}, "X-Forwarded-Proto": {"https"}, "Cookie": {ck.String()}}
+		conn, resp, err := websocket.DefaultDialer.Dial("ws://"+host+"/ws/agent", h)
+		if err == nil {
+			conn.Close()
+		}
+		if resp == nil || resp.StatusCode != tc.want {
+			t.Errorf("agent socket over TLS from %s: err=%v resp=%v, want HTTP %d", tc.origin, err, resp, tc.want)
+		}
+	}
+}
