@@ -137,6 +137,12 @@ func explainTypeError(msg string) (what, fix string) {
 	return fmt.Sprintf("expected %s here, found %s %q", want, got, m[2]), "write " + want
 }
 
+// secretKey matches the keys people write an API key under (api_key, key, token, secret, ...).
+var secretKey = regexp.MustCompile(`(?i)(key|token|secret|password|passwd|auth|bearer)`)
+
+// keyFix says where an LLM API key belongs.
+const keyFix = "put the key in an environment variable and name it with api_key_env: (default " + DefaultAPIKeyEnv + ")"
+
 var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
 
 // checkKeys reports every mapping key that does not name a field, and records the node of every
@@ -160,6 +166,12 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, pos map[string]*yaml.N
 			f, ok := fields[key.Value]
 			if !ok {
 				fix := suggest(key.Value, fields)
+				if path == "llm" && secretKey.MatchString(key.Value) && !strings.HasPrefix(fix, "did you mean") {
+					// "remove it, or use one of: api_key_env, ..." would invite writing the key
+					// into api_key_env instead; say where a key belongs.
+					ps.add(key.Line, key.Column, fmt.Sprintf("an API key is written in the file (llm.%s)", key.Value), "delete the line: "+keyFix)
+					continue
+				}
 				ps.add(key.Line, key.Column, fmt.Sprintf("unknown key %q%s", key.Value, where(path)), fix)
 				if strings.HasPrefix(fix, "did you mean") {
 					pos[path+":misspelt"] = key // validation stays quiet about what the typo left empty

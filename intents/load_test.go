@@ -141,6 +141,12 @@ func TestLoadBroken(t *testing.T) {
 			`unset_detail.yaml:13:9: {today_hours} is used but business.hours is not set`,
 			`unset_detail.yaml:20:9: {address} is used but business.contact.address is not set`,
 			`unset_detail.yaml:23:13: {phone} is used but business.contact.phone is not set`}},
+		{"llm_key_in_file", []string{
+			// The key itself is never repeated in a problem: check output lands in CI logs, and a
+			// rejected reload is logged.
+			`llm_key_in_file.yaml:12:13: llm.base_url carries a user name or password — remove them from the URL: put the key in an environment variable and name it with api_key_env: (default OPENAI_API_KEY)`,
+			`llm_key_in_file.yaml:14:3: an API key is written in the file (llm.api_key) — delete the line: put the key in an environment variable and name it with api_key_env: (default OPENAI_API_KEY)`,
+			`llm_key_in_file.yaml:15:16: llm.api_key_env holds what looks like the key itself, not the name of an environment variable — put the key in an environment variable, e.g. export OPENAI_API_KEY=..., and write its name here: api_key_env: OPENAI_API_KEY`}},
 		{"missing_file", []string{`testdata/broken/missing_file.yaml: cannot read the file: no such file or directory — check the path, or run without --config`}},
 	}
 	for _, tt := range tests {
@@ -309,5 +315,26 @@ func TestLoadUnreadable(t *testing.T) {
 	p := ce.Problems[0]
 	if p.File != dir || !strings.Contains(p.What, "cannot read the file") || p.Fix != "check the path and that the file is readable" {
 		t.Errorf("problem = %+v", p)
+	}
+}
+
+// TestLoadNeverEchoesTheAPIKey: a key written into the file by mistake must not be copied into
+// `attune check` output or the reload log, wherever in the llm section it was written.
+func TestLoadNeverEchoesTheAPIKey(t *testing.T) {
+	_, err := intents.Load("testdata/broken/llm_key_in_file.yaml")
+	if err == nil {
+		t.Fatal("a configuration with an API key in it was accepted")
+	}
+	for _, secret := range []string{"sk-live-0123456789abcdefABCDEF", "sk-proj-0123456789abcdefABCDEF0123456789", "0123456789abcdef"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("the problems repeat the key %q:\n%s", secret, err)
+		}
+	}
+
+	// A URL that does not even parse is quoted back, minus its user information.
+	bad := strings.Replace(watchedConfig("ok"), "intents:", "llm:\n  base_url: https://me:s3cr%zzT@api.example/v1\n  model: m\nintents:", 1)
+	_, err = intents.Parse("bad.yaml", []byte(bad))
+	if err == nil || !strings.Contains(err.Error(), `"https://…@api.example/v1" is not an http(s) URL`) || strings.Contains(err.Error(), "s3cr") {
+		t.Errorf("an unparsable base_url with a password: %v", err)
 	}
 }

@@ -511,6 +511,10 @@ func (v *validator) llm() {
 	l := &v.cfg.LLM
 	if l.APIKeyEnv == "" {
 		l.APIKeyEnv = DefaultAPIKeyEnv
+	} else if !envName.MatchString(l.APIKeyEnv) || looksLikeKey(l.APIKeyEnv) {
+		// The value is not repeated: it may be the key, and problems reach CI logs and the server log.
+		v.bad("llm.api_key_env", "llm.api_key_env holds what looks like the key itself, not the name of an environment variable",
+			"put the key in an environment variable, e.g. export "+DefaultAPIKeyEnv+"=..., and write its name here: api_key_env: "+DefaultAPIKeyEnv)
 	}
 	if l.TimeoutSeconds == 0 {
 		l.TimeoutSeconds = DefaultLLMTimeoutSeconds
@@ -528,8 +532,11 @@ func (v *validator) llm() {
 	if l.BaseURL == "" && l.Model == "" {
 		return
 	}
-	if u, err := url.Parse(l.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		v.bad("llm.base_url", fmt.Sprintf("%q is not an http(s) URL", l.BaseURL), "write the endpoint's base URL, e.g. https://api.openai.com/v1 or http://localhost:11434/v1")
+	if u, err := url.Parse(l.BaseURL); err == nil && u.User != nil {
+		// The server refuses such an endpoint at start; check must say so, without the password.
+		v.bad("llm.base_url", "llm.base_url carries a user name or password", "remove them from the URL: "+keyFix)
+	} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.bad("llm.base_url", fmt.Sprintf("%q is not an http(s) URL", withoutUserinfo(l.BaseURL)), "write the endpoint's base URL, e.g. https://api.openai.com/v1 or http://localhost:11434/v1")
 	}
 	if l.Model == "" {
 		v.bad("llm", "llm.base_url is set but llm.model is missing", "add model: with the model name the endpoint serves")
@@ -544,6 +551,38 @@ func (v *validator) llm() {
 			v.bad(fmt.Sprintf("llm.knowledge_files[%d]", i), fmt.Sprintf("knowledge file %q cannot be read", f), "check the path (relative paths start at the configuration file's folder)")
 		}
 	}
+}
+
+// envName is what a shell accepts as an environment variable name.
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// looksLikeKey reports whether a would-be variable name is more likely a pasted key: long, and
+// mixing upper and lower case letters with digits, as generated keys do and variable names don't.
+func looksLikeKey(s string) bool {
+	lower, upper, digit := false, false, false
+	for _, r := range s {
+		lower = lower || r >= 'a' && r <= 'z'
+		upper = upper || r >= 'A' && r <= 'Z'
+		digit = digit || r >= '0' && r <= '9'
+	}
+	return len(s) >= 24 && lower && upper && digit
+}
+
+// withoutUserinfo drops "user:password@" from a URL-like text that url.Parse refused, so that a
+// problem never repeats a password.
+func withoutUserinfo(s string) string {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return s
+	}
+	authority, path, slash := strings.Cut(rest, "/")
+	if i := strings.LastIndex(authority, "@"); i >= 0 {
+		authority = "…" + authority[i:]
+	}
+	if slash {
+		authority += "/" + path
+	}
+	return scheme + "://" + authority
 }
 
 func (v *validator) widget() {
