@@ -12,12 +12,17 @@ import (
 
 // Watch polls the file the loaded configuration came from and calls apply with each valid new
 // version. It compares against what was actually loaded, so an edit saved between loading and
-// watching is not missed. An
-// invalid version is logged problem by problem and ignored, so the last good configuration keeps
-// serving. Polling (rather than inotify) also works on network mounts, in containers with
-// bind-mounted files and with editors that replace files by renaming. Watch returns when ctx ends.
+// watching is not missed. A change is acted on once two checks in a row read the same content:
+// an editor that truncates the file and then writes it, or a copy over a slow link, leaves it
+// empty or half-written for a moment, and half a file can be a valid configuration that lacks
+// the rest. An invalid version is logged problem by problem and ignored, so the last good
+// configuration keeps serving. Polling (rather than inotify) also works on network mounts, in
+// containers with bind-mounted files, with Kubernetes ConfigMaps (a symlink swapped in one rename)
+// and with editors that replace files by renaming. Watch returns when ctx ends.
 func Watch(ctx context.Context, loaded *Config, interval time.Duration, apply func(*Config) error, log *slog.Logger) {
 	path, last := loaded.Source, loaded.Digest
+	var pending []byte // a changed content seen once, applied if the next check reads it again
+	unreadable := 0    // checks in a row that could not read the file
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -28,13 +33,29 @@ func Watch(ctx context.Context, loaded *Config, interval time.Duration, apply fu
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {
-			continue // a file being replaced may vanish for a moment; it is read again next tick
-		}
-		if fp := digest(data); bytes.Equal(fp, last) {
+			// A file being replaced may vanish for a moment; one that stays away is worth a word,
+			// once, or edits would go unnoticed without a trace.
+			if unreadable++; unreadable == 2 {
+				log.Warn("configuration file cannot be read; keeping the current configuration until it can", "path", path, "error", err)
+			}
+			pending = nil
 			continue
-		} else {
-			last = fp
 		}
+		if unreadable >= 2 {
+			log.Info("configuration file readable again", "path", path)
+		}
+		unreadable = 0
+		fp := digest(data)
+		if bytes.Equal(fp, last) {
+			pending = nil
+			continue
+		}
+		if !bytes.Equal(fp, pending) {
+			pending = fp
+			log.Debug("configuration file changed; applying it once the next check reads the same", "path", path)
+			continue
+		}
+		pending, last = nil, fp
 		cfg, err := Parse(path, data)
 		if err != nil {
 			var ce *ConfigError

@@ -143,11 +143,161 @@ func TestWatch(t *testing.T) {
 		t.Fatalf("applied %q after the file was removed", answer(c))
 	default:
 	}
+	// ...but one that stays away is said once, as a warning, or edits would vanish without a trace.
+	eventually(t, "the missing file in the log", func() bool { return strings.Contains(logs.String(), "configuration file cannot be read") })
+	time.Sleep(30 * time.Millisecond)
+	if out := logs.String(); strings.Count(out, "configuration file cannot be read") != 1 || !strings.Contains(out, "level=WARN msg=\"configuration file cannot be read") {
+		t.Errorf("want one warning about the missing file, got:\n%s", out)
+	}
+	writeAtomic(t, path, watchedConfig("fifth"))
+	select {
+	case c := <-applied:
+		if answer(c) != "fifth" {
+			t.Fatalf("applied %q after the file came back, want fifth", answer(c))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the file that came back was not applied")
+	}
 
 	cancel()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Watch did not return after its context ended")
+	}
+}
+
+// An editor that truncates the file and then writes it (or a copy over a slow link) leaves it
+// empty or half-written for a moment. A check that falls in that moment must neither apply the
+// half (here a valid configuration on its own, missing the last intent) nor log the empty file as
+// a rejected change: the watcher waits until two checks in a row read the same content.
+func TestWatchHalfWrittenFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bakery.yaml")
+	half := watchedConfig("first")
+	rest := `  - name: delivery_cost
+    examples: |
+      - how much is delivery
+      - what does shipping cost
+      - delivery price
+    answer: "Delivery is free."
+`
+	writeAtomic(t, path, half+rest)
+	loaded, err := intents.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var logs syncbuf.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	applied := make(chan *intents.Config, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		intents.Watch(ctx, loaded, 100*time.Millisecond, func(c *intents.Config) error { applied <- c; return nil }, log)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	const seen = "configuration file changed"
+	// waitSeen waits until the watcher has read the file as it now is (its n-th change), failing
+	// if it applies anything meanwhile.
+	waitSeen := func(n int, state string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); strings.Count(logs.String(), seen) < n; {
+			select {
+			case c := <-applied:
+				_, full := c.Intent("delivery_cost")
+				t.Fatalf("the %s file was applied (delivery_cost present: %v); log:\n%s", state, full, logs.String())
+			case <-time.After(2 * time.Millisecond):
+			}
+			if strings.Contains(logs.String(), "configuration change rejected") {
+				t.Fatalf("the %s file was rejected as a configuration change; log:\n%s", state, logs.String())
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the watcher never read the %s file; log:\n%s", state, logs.String())
+			}
+		}
+	}
+
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	waitSeen(1, "truncated")
+	if _, err := f.WriteString(strings.Replace(half, "first", "second", 1)); err != nil {
+		t.Fatal(err)
+	}
+	waitSeen(2, "half-written")
+	if _, err := f.WriteString(rest); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case c := <-applied:
+		in, _ := c.Intent("order_status")
+		if _, full := c.Intent("delivery_cost"); !full || in.Answer.First() != "second" {
+			t.Fatalf("applied a configuration with answer %q, delivery_cost present %v; want the whole new file", in.Answer.First(), full)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the finished file was not applied; log:\n%s", logs.String())
+	}
+	if out := logs.String(); strings.Contains(out, "level=ERROR") {
+		t.Errorf("a file caught while being written was logged as an error:\n%s", out)
+	}
+}
+
+// Kubernetes mounts a ConfigMap as config.yaml -> ..data/config.yaml, with ..data a symlink to a
+// timestamped directory that an update replaces in one rename; the watcher follows the link.
+func TestWatchConfigMapSymlinkSwap(t *testing.T) {
+	dir := t.TempDir()
+	version := func(name, answer string) {
+		if err := os.Mkdir(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name, "bakery.yaml"), []byte(watchedConfig(answer)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tmp := filepath.Join(dir, "..data_tmp")
+		if err := os.Symlink(name, tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	version("..2026_01_01_v1", "first")
+	path := filepath.Join(dir, "bakery.yaml")
+	if err := os.Symlink(filepath.Join("..data", "bakery.yaml"), path); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := intents.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied := make(chan *intents.Config, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		intents.Watch(ctx, loaded, 10*time.Millisecond, func(c *intents.Config) error { applied <- c; return nil }, slog.New(slog.DiscardHandler))
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	version("..2026_01_02_v2", "second")
+	select {
+	case c := <-applied:
+		if in, _ := c.Intent("order_status"); in.Answer.First() != "second" || c.Source != path {
+			t.Fatalf("applied answer %q from %s, want second from %s", in.Answer.First(), c.Source, path)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the swapped ConfigMap was not applied")
 	}
 }

@@ -57,7 +57,8 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 		}
 		return def
 	}
-	sc := serveConfig{ReloadInterval: 2 * time.Second}
+	// A change is applied once two checks in a row read it (see intents.Watch): within 2 s.
+	sc := serveConfig{ReloadInterval: time.Second}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, serveUsage) }
