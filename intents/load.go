@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"reflect"
 	"regexp"
@@ -101,7 +102,7 @@ func lineOf(msg string) int {
 
 func stripLinePrefix(msg string) string { return linePrefix.ReplaceAllString(msg, "") }
 
-var unmarshalMsg = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (.+)$")
+var unmarshalMsg = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `(.*)`)? into (.+)$")
 
 // explainTypeError turns yaml.v3's Go-flavoured type errors into what a business owner can act on.
 func explainTypeError(msg string) (what, fix string) {
@@ -134,6 +135,9 @@ func explainTypeError(msg string) (what, fix string) {
 	case want == "string":
 		want = "text"
 	}
+	if m[2] == "" { // a list or a mapping: yaml.v3 does not quote those
+		return fmt.Sprintf("expected %s here, found %s", want, got), "write " + want
+	}
 	return fmt.Sprintf("expected %s here, found %s %q", want, got, m[2]), "write " + want
 }
 
@@ -156,6 +160,16 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, pos map[string]*yaml.N
 		return
 	}
 	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		// yaml.v3 stores 2.5 in an int as 2 without a word: a typo would quietly become a setting.
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!float" {
+			ps.add(n.Line, n.Column, fmt.Sprintf("expected a whole number here, found %s", n.Value), "write a whole number such as 3, without a decimal point or exponent")
+		}
+	case reflect.Float32, reflect.Float64:
+		// .nan passes every range check (all comparisons with it are false), and .inf is no setting.
+		if f, ok := yamlFloat(n); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
+			ps.add(n.Line, n.Column, fmt.Sprintf("expected a number here, found %s", n.Value), "write a number, e.g. 0.5")
+		}
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			return // Decode reports the type mismatch
@@ -202,6 +216,18 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, pos map[string]*yaml.N
 			checkKeys(val, t.Elem(), path+"."+key.Value, pos, ps)
 		}
 	}
+}
+
+// yamlFloat decodes a scalar that YAML reads as a float (1.5, 1e3, .nan, -.Inf).
+func yamlFloat(n *yaml.Node) (float64, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!float" {
+		return 0, false
+	}
+	var f float64
+	if err := n.Decode(&f); err != nil {
+		return 0, false
+	}
+	return f, true
 }
 
 func where(path string) string {

@@ -112,7 +112,7 @@ func (v *Variants) UnmarshalYAML(node *yaml.Node) error {
 		*v = Variants{{Text: strings.TrimSpace(node.Value), Line: line, Col: node.Column}}
 		return nil
 	case yaml.SequenceNode:
-		items, err := stringItems(node, "each answer variant must be a string")
+		items, err := stringItems(node, "each answer variant must be plain text — write \"- your answer\", without text: or a nested list")
 		*v = append(*v, items...)
 		return err
 	default:

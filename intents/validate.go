@@ -495,6 +495,9 @@ func (v *validator) handoff() {
 			*f.val = f.def
 		} else if *f.val < 0 {
 			v.bad(f.path, "the number of seconds is negative", fmt.Sprintf("use a positive number such as %d", f.def))
+		} else if *f.val > maxHandoffSeconds {
+			// Far beyond any use, and past ~292 years time.Duration overflows into a negative wait.
+			v.bad(f.path, fmt.Sprintf("%d seconds is more than a day", *f.val), fmt.Sprintf("use at most %d, e.g. %d", maxHandoffSeconds, f.def))
 		}
 	}
 	if h.OfflineMessage == "" {
@@ -506,6 +509,9 @@ func (v *validator) handoff() {
 		}
 	}
 }
+
+// maxHandoffSeconds bounds handoff's waits: one day.
+const maxHandoffSeconds = 24 * 60 * 60
 
 func (v *validator) llm() {
 	l := &v.cfg.LLM
