@@ -73,6 +73,9 @@ func Parse(name string, data []byte) (*Config, error) {
 			return nil, ps.err()
 		}
 		for _, msg := range te.Errors {
+			if alreadyDefined.MatchString(msg) {
+				continue // reported by checkKeys, with its column
+			}
 			what, fix := explainTypeError(stripLinePrefix(msg))
 			ps.add(lineOf(msg), 0, what, fix)
 		}
@@ -101,6 +104,8 @@ func lineOf(msg string) int {
 }
 
 func stripLinePrefix(msg string) string { return linePrefix.ReplaceAllString(msg, "") }
+
+var alreadyDefined = regexp.MustCompile(`mapping key ".*" already defined at line \d+$`)
 
 var unmarshalMsg = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `(.*)`)? into (.+)$")
 
@@ -177,6 +182,9 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, pos map[string]*yaml.N
 		fields := yamlFields(t)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key, val := n.Content[i], n.Content[i+1]
+			if duplicateKey(n, i, path, ps) {
+				continue
+			}
 			f, ok := fields[key.Value]
 			if !ok {
 				fix := suggest(key.Value, fields)
@@ -212,10 +220,30 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, pos map[string]*yaml.N
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key, val := n.Content[i], n.Content[i+1]
+			if duplicateKey(n, i, path, ps) {
+				continue
+			}
 			pos[path+"."+key.Value+":key"] = key
 			checkKeys(val, t.Elem(), path+"."+key.Value, pos, ps)
 		}
 	}
+}
+
+// duplicateKey reports the key at n.Content[i] if an earlier key of mapping n has the same name.
+// yaml.v3 would say only "mapping key already defined", without a column, for the first one.
+func duplicateKey(n *yaml.Node, i int, path string, ps *problems) bool {
+	key := n.Content[i]
+	for j := 0; j < i; j += 2 {
+		if first := n.Content[j]; first.Value == key.Value {
+			fix := "keep one of them"
+			if n.Content[i+1].Kind == yaml.SequenceNode {
+				fix += "; put every item of the list under the first"
+			}
+			ps.add(key.Line, key.Column, fmt.Sprintf("key %q is given twice%s (first at line %d)", key.Value, where(path), first.Line), fix)
+			return true
+		}
+	}
+	return false
 }
 
 // yamlFloat decodes a scalar that YAML reads as a float (1.5, 1e3, .nan, -.Inf).

@@ -68,6 +68,10 @@ func TestLoadBroken(t *testing.T) {
 			`wrong_numbers.yaml:21:16: expected a number here, found .NaN`,
 			`wrong_numbers.yaml:23:22: expected a whole number here, found 4000.9`,
 			`wrong_numbers.yaml:25:19: expected a whole number here, found 30.5`}},
+		{"duplicate_keys", []string{
+			`duplicate_keys.yaml:7:5: key "mon" is given twice in business.hours (first at line 6) — keep one of them`,
+			`duplicate_keys.yaml:15:5: key "answer" is given twice in intents[0] (first at line 14) — keep one of them`,
+			`duplicate_keys.yaml:16:1: key "intents" is given twice at the top level (first at line 8) — keep one of them; put every item of the list under the first`}},
 		{"syntax_error", []string{`syntax_error.yaml:4: YAML syntax error: did not find expected '-' indicator — check indentation`}},
 		{"syntax_tab", []string{`syntax_tab.yaml:3: YAML syntax error: found character that cannot start any token — check indentation (spaces, not tabs)`}},
 		{"empty", []string{`empty.yaml:1:1: the file is empty`}},
