@@ -44,7 +44,8 @@ func parseDays(key string) ([]time.Weekday, error) {
 	}
 }
 
-// parseIntervals reads "closed" or "08:00-12:00, 13:00-18:00".
+// parseIntervals reads "closed" or "08:00-12:00, 13:00-18:00". An error may carry its own fix
+// after " — ".
 func parseIntervals(v string) ([]Interval, error) {
 	v = strings.TrimSpace(strings.ToLower(v))
 	if v == "closed" {
@@ -63,6 +64,11 @@ func parseIntervals(v string) ([]Interval, error) {
 		e, err := parseClock(to)
 		if err != nil {
 			return nil, err
+		}
+		if e < s && s >= 15*60 && e <= 9*60 {
+			// "22:00-02:00": a night opening, not a typo; say how to write it.
+			return nil, fmt.Errorf("%q crosses midnight: a range ends on the day it starts — write %q under this day and %q under the next",
+				strings.TrimSpace(part), clock(s)+"-24:00", "00:00-"+clock(e))
 		}
 		if e <= s {
 			return nil, fmt.Errorf("%q ends before it starts", strings.TrimSpace(part))

@@ -158,6 +158,8 @@ func TestBadHourValues(t *testing.T) {
 		{`"8-17"`, `"8" is not a time of day`},
 		{`"08:00"`, `"08:00" is not a time range`},
 		{`"08:00-08:00"`, `ends before it starts`},
+		// A night opening is two ranges, one each side of midnight; the problem says so.
+		{`"22:00-02:00"`, `"22:00-02:00" crosses midnight: a range ends on the day it starts — write "22:00-24:00" under this day and "00:00-02:00" under the next`},
 		{`"24:30-25:00"`, `"24:30" is not a time of day`},
 		{`"08:60-09:00"`, `"08:60" is not a time of day`},
 		{`"08:0-09:00"`, `"08:0" is not a time of day`},
@@ -177,5 +179,63 @@ func TestBadHourValues(t *testing.T) {
 				t.Errorf("got %q, want h.yaml:6:10 and %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// "Local" is accepted by time.LoadLocation as the server's own zone: the business's hours would
+// then move with the machine (a container is usually on UTC), against what the docs promise.
+func TestTimezoneLocalIsRefused(t *testing.T) {
+	src := "version: 1\nbusiness:\n  name: B\n  timezone: Local\n  hours:\n    mon: \"08:00-17:00\"\n"
+	_, err := intents.Parse("h.yaml", []byte(src))
+	want := `h.yaml:4:13: time zone "Local" is the server's own zone, not the business's — use the IANA name of the business's time zone, such as Europe/London or America/New_York`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("timezone Local: got %v, want %s", err, want)
+	}
+}
+
+// Hours are wall-clock hours in the business's zone on the days the clocks change too: a night
+// opening split at midnight stays open across it, and the hour that repeats or is skipped does
+// not shift the opening.
+func TestOpenAtAcrossMidnightAndDST(t *testing.T) {
+	cfg := parse(t, `  timezone: Europe/London
+  hours:
+    sat: "09:00-12:00, 22:00-24:00"
+    sun: "00:00-02:00, 10:00-16:00"
+    mon-fri: "08:00-17:30"
+`, "")
+	london := cfg.Location
+	tests := []struct {
+		name string
+		at   time.Time
+		want bool
+	}{
+		// 2025-03-29/30: the clocks go forward at 01:00 GMT on Sunday (01:00 becomes 02:00 BST).
+		{"saturday night before the change", time.Date(2025, 3, 29, 23, 59, 0, 0, time.UTC), true},
+		{"sunday 00:30 GMT, after midnight", time.Date(2025, 3, 30, 0, 30, 0, 0, time.UTC), true},
+		{"01:00 UTC is 02:00 BST: closed", time.Date(2025, 3, 30, 1, 0, 0, 0, time.UTC), false},
+		{"sunday 10:00 BST is 09:00 UTC", time.Date(2025, 3, 30, 9, 0, 0, 0, time.UTC), true},
+		{"sunday 09:59 BST is 08:59 UTC: closed", time.Date(2025, 3, 30, 8, 59, 0, 0, time.UTC), false},
+		{"monday 08:00 BST is 07:00 UTC", time.Date(2025, 3, 31, 7, 0, 0, 0, time.UTC), true},
+		// 2025-10-25/26: the clocks go back at 02:00 BST (01:00-02:00 happens twice).
+		{"saturday 23:30 BST", time.Date(2025, 10, 25, 22, 30, 0, 0, time.UTC), true},
+		{"first 01:30 (BST)", time.Date(2025, 10, 26, 0, 30, 0, 0, time.UTC), true},
+		{"second 01:30 (GMT)", time.Date(2025, 10, 26, 1, 30, 0, 0, time.UTC), true},
+		{"02:00 GMT: closed", time.Date(2025, 10, 26, 2, 0, 0, 0, time.UTC), false},
+		{"monday 08:00 GMT", time.Date(2025, 10, 27, 8, 0, 0, 0, time.UTC), true},
+		{"monday 07:59 GMT", time.Date(2025, 10, 27, 7, 59, 0, 0, time.UTC), false},
+		{"the same instant in London's own zone", time.Date(2025, 10, 27, 8, 0, 0, 0, london), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := cfg.OpenAt(tt.at); got != tt.want {
+				t.Errorf("OpenAt(%s = %s in London) = %v, want %v", tt.at.UTC().Format(time.RFC3339), tt.at.In(london).Format("Mon 15:04 MST"), got, tt.want)
+			}
+		})
+	}
+	if got := cfg.Expand("{today_hours}", time.Date(2025, 3, 29, 23, 30, 0, 0, time.UTC)); got != "09:00–12:00, 22:00–24:00" {
+		t.Errorf("today's hours on Saturday 23:30 = %q", got)
+	}
+	if got := cfg.Expand("{today_hours}", time.Date(2025, 3, 30, 23, 30, 0, 0, time.UTC)); got != "08:00–17:30" {
+		t.Errorf("today's hours at 23:30 UTC on Sunday (00:30 Monday in London) = %q, want Monday's", got)
 	}
 }

@@ -118,7 +118,13 @@ func (v *validator) business() {
 		}
 	}
 	loc, err := time.LoadLocation(b.Timezone)
-	if err != nil {
+	if err == nil && loc == time.Local {
+		// LoadLocation reads "Local" as the machine's zone (UTC in most containers): the hours
+		// would move with the server, not stay with the business.
+		v.bad("business.timezone", fmt.Sprintf("time zone %q is the server's own zone, not the business's", b.Timezone),
+			"use the IANA name of the business's time zone, such as Europe/London or America/New_York")
+		loc = time.UTC
+	} else if err != nil {
 		v.bad("business.timezone", fmt.Sprintf("unknown time zone %q", b.Timezone), "use an IANA time zone name such as Europe/London or America/New_York")
 		loc = time.UTC
 	}
@@ -135,7 +141,11 @@ func (v *validator) business() {
 		}
 		ivs, err := parseIntervals(val)
 		if err != nil {
-			v.bad(path, fmt.Sprintf("bad opening hours for %s: %v", key, err), "write \"08:00-18:00\", several ranges as \"08:00-12:00, 13:00-17:00\", or \"closed\"")
+			what, fix, ok := strings.Cut(err.Error(), " — ")
+			if !ok {
+				fix = "write \"08:00-18:00\", several ranges as \"08:00-12:00, 13:00-17:00\", or \"closed\""
+			}
+			v.bad(path, fmt.Sprintf("bad opening hours for %s: %s", key, what), fix)
 			continue
 		}
 		for _, d := range days {
