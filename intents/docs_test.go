@@ -1,0 +1,58 @@
+package intents_test
+
+import (
+	"errors"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/attune-chat/attune/intents"
+)
+
+// TestConfigurationDocsCheckExamples runs the broken bakery.yaml of docs/configuration.md, as
+// written and with its misspelt key, and compares the problems with the output the page shows:
+// the reference must not promise a report that `attune check` does not give.
+func TestConfigurationDocsCheckExamples(t *testing.T) {
+	doc, err := os.ReadFile("../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(doc)
+	start := strings.Index(page, "A broken one, `bakery.yaml`:")
+	if start < 0 {
+		t.Fatal("docs/configuration.md no longer has the broken bakery.yaml example")
+	}
+	page = page[start:]
+	src := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindStringSubmatch(page)
+	outputs := regexp.MustCompile("(?s)```text\n\\$ attune check bakery.yaml\n(.*?)```").FindAllStringSubmatch(page, -1)
+	if src == nil || len(outputs) != 2 {
+		t.Fatalf("want the bakery.yaml source and two outputs of attune check after it, found %d outputs", len(outputs))
+	}
+	cases := []struct{ name, yaml, output string }{
+		{"as written", src[1], outputs[0][1]},
+		{"with examples misspelt", strings.Replace(src[1], "    examples: |\n      - where is my order\n      - has it shipped", "    exmples: |\n      - where is my order\n      - has it shipped", 1), outputs[1][1]},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := intents.Parse("bakery.yaml", []byte(c.yaml))
+			var ce *intents.ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("the example is valid: %v", err)
+			}
+			var want []string
+			for _, line := range strings.Split(strings.TrimSpace(c.output), "\n") {
+				if strings.HasPrefix(line, "bakery.yaml:") && !strings.Contains(line, " problem(s)") {
+					want = append(want, line)
+				}
+			}
+			if got := err.Error(); got != strings.Join(want, "\n") {
+				t.Errorf("attune check prints:\n%s\nthe docs show:\n%s", got, strings.Join(want, "\n"))
+			}
+			if n := strings.Count(c.output, "problem(s)"); n != 1 || !strings.Contains(c.output, "bakery.yaml: "+strconv.Itoa(len(ce.Problems))+" problem(s)") {
+				t.Errorf("the docs' problem count does not say %d problem(s):\n%s", len(ce.Problems), c.output)
+			}
+		})
+	}
+}
