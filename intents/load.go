@@ -76,8 +76,17 @@ func Parse(name string, data []byte) (*Config, error) {
 			if alreadyDefined.MatchString(msg) {
 				continue // reported by checkKeys, with its column
 			}
-			what, fix := explainTypeError(stripLinePrefix(msg))
-			ps.add(lineOf(msg), 0, what, fix)
+			line, col, text := lineOf(msg), colOf(msg), stripLinePrefix(msg)
+			if col == 0 {
+				var n *yaml.Node
+				if n, col = typeErrorNode(doc, line, text), firstColumn(data, line); n != nil {
+					col = n.Column
+					// yaml.v3 shortens long values ("https:/..."); quote the whole one.
+					text = strings.Replace(text, "`"+unmarshalMsg.FindStringSubmatch(text)[2]+"`", "`"+n.Value+"`", 1)
+				}
+			}
+			what, fix := explainTypeError(text)
+			ps.add(line, col, what, fix)
 		}
 		return nil, ps.err()
 	}
@@ -92,7 +101,8 @@ func Parse(name string, data []byte) (*Config, error) {
 	return &cfg, nil
 }
 
-var linePrefix = regexp.MustCompile(`^(yaml: )?line (\d+): `)
+// linePrefix matches yaml.v3's "line N: " and our own unmarshalers' "line N:COL: ".
+var linePrefix = regexp.MustCompile(`^(yaml: )?line (\d+)(?::(\d+))?: `)
 
 func lineOf(msg string) int {
 	m := linePrefix.FindStringSubmatch(msg)
@@ -101,6 +111,51 @@ func lineOf(msg string) int {
 	}
 	n, _ := strconv.Atoi(m[2])
 	return n
+}
+
+func colOf(msg string) int {
+	m := linePrefix.FindStringSubmatch(msg)
+	if m == nil || m[3] == "" {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[3])
+	return n
+}
+
+// typeErrorNode finds the value a yaml.v3 type error points at: the errors say "line 15: cannot
+// unmarshal !!str `maybe` into bool", without a column, and may shorten the value ("https:/...").
+func typeErrorNode(doc *yaml.Node, line int, msg string) *yaml.Node {
+	m := unmarshalMsg.FindStringSubmatch(msg)
+	if m == nil {
+		return nil
+	}
+	prefix := strings.TrimSuffix(m[2], "...")
+	var find func(n *yaml.Node, isKey bool) *yaml.Node
+	find = func(n *yaml.Node, isKey bool) *yaml.Node {
+		if !isKey && n.Line == line && n.Tag == "!!"+m[1] && strings.HasPrefix(n.Value, prefix) {
+			return n
+		}
+		for i, c := range n.Content {
+			if found := find(c, n.Kind == yaml.MappingNode && i%2 == 0); found != nil {
+				return found
+			}
+		}
+		return nil
+	}
+	return find(doc, false)
+}
+
+// firstColumn is the column of the first character written on a line, or 0.
+func firstColumn(data []byte, line int) int {
+	lines := strings.Split(string(data), "\n")
+	if line < 1 || line > len(lines) {
+		return 0
+	}
+	l := lines[line-1]
+	if strings.TrimSpace(l) == "" {
+		return 0
+	}
+	return len(l) - len(strings.TrimLeft(l, " \t")) + 1
 }
 
 func stripLinePrefix(msg string) string { return linePrefix.ReplaceAllString(msg, "") }
@@ -142,6 +197,9 @@ func explainTypeError(msg string) (what, fix string) {
 	}
 	if m[2] == "" { // a list or a mapping: yaml.v3 does not quote those
 		return fmt.Sprintf("expected %s here, found %s", want, got), "write " + want
+	}
+	if _, err := strconv.ParseFloat(m[2], 64); err == nil && m[1] == "str" {
+		return fmt.Sprintf("expected %s here, found text %q (in quotes)", want, m[2]), "remove the quotes"
 	}
 	return fmt.Sprintf("expected %s here, found %s %q", want, got, m[2]), "write " + want
 }
@@ -319,18 +377,10 @@ func editDistance(a, b string) int {
 
 // fillColumns gives block-scalar phrasings their column (the decoder only knows their line).
 func fillColumns(cfg *Config, data []byte) {
-	lines := strings.Split(string(data), "\n")
-	col := func(line int) int {
-		if line < 1 || line > len(lines) {
-			return 0
-		}
-		l := lines[line-1]
-		return len(l) - len(strings.TrimLeft(l, " \t")) + 1
-	}
 	fix := func(ps Phrases) {
 		for i := range ps {
 			if ps[i].Col == 0 {
-				ps[i].Col = col(ps[i].Line)
+				ps[i].Col = firstColumn(data, ps[i].Line)
 			}
 		}
 	}

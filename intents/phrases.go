@@ -42,11 +42,11 @@ func (p *Phrases) UnmarshalYAML(node *yaml.Node) error {
 		}
 		if node.Style&yaml.FoldedStyle != 0 {
 			return &yaml.TypeError{Errors: []string{fmt.Sprintf(
-				"line %d: examples after \">\" are folded into one line — use \"|\" so that each \"- example\" line stays separate", node.Line)}}
+				"line %d:%d: examples after \">\" are folded into one line — use \"|\" so that each \"- example\" line stays separate", node.Line, node.Column)}}
 		}
 		if node.Style&yaml.LiteralStyle == 0 {
 			return &yaml.TypeError{Errors: []string{fmt.Sprintf(
-				"line %d: examples must be a list — write them on their own lines after \"|\", each starting with \"- \"", node.Line)}}
+				"line %d:%d: examples must be a list — write them on their own lines after \"|\", each starting with \"- \"", node.Line, node.Column)}}
 		}
 		// In a block scalar the content starts on the line after the "|" indicator, one text line per
 		// file line, which is what lets us point at the exact line of a bad example.
@@ -70,7 +70,7 @@ func (p *Phrases) UnmarshalYAML(node *yaml.Node) error {
 		return nil
 	default:
 		return &yaml.TypeError{Errors: []string{fmt.Sprintf(
-			"line %d: examples must be a list of strings, not a mapping — write \"- your example\" lines", node.Line)}}
+			"line %d:%d: examples must be a list of strings, not a mapping — write \"- your example\" lines", node.Line, node.Column)}}
 	}
 }
 
@@ -84,7 +84,7 @@ func stringItems(node *yaml.Node, complaint string) ([]Phrase, error) {
 	var bad []string
 	for _, item := range node.Content {
 		if item.Kind != yaml.ScalarNode {
-			bad = append(bad, fmt.Sprintf("line %d: %s", item.Line, complaint))
+			bad = append(bad, fmt.Sprintf("line %d:%d: %s", item.Line, item.Column, complaint))
 			continue
 		}
 		out = append(out, Phrase{Text: strings.TrimSpace(item.Value), Line: item.Line, Col: item.Column})
@@ -117,7 +117,7 @@ func (v *Variants) UnmarshalYAML(node *yaml.Node) error {
 		return err
 	default:
 		return &yaml.TypeError{Errors: []string{fmt.Sprintf(
-			"line %d: an answer must be a string or a list of strings", node.Line)}}
+			"line %d:%d: an answer must be a string or a list of strings", node.Line, node.Column)}}
 	}
 }
 
