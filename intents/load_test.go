@@ -148,7 +148,9 @@ func TestLoadBroken(t *testing.T) {
 			`bad_sections.yaml:24:3: llm.base_url is set but llm.model is missing`,
 			`bad_sections.yaml:25:20: timeout_seconds 500 is out of range`,
 			`bad_sections.yaml:26:16: temperature 3 is out of range`,
-			`bad_sections.yaml:27:21: knowledge file "no/such/file.md" cannot be read`}},
+			`bad_sections.yaml:27:21: knowledge file "no/such/file.md" cannot be read`,
+			// A folder passed os.Stat, so check said ok and the server then refused to start.
+			`bad_sections.yaml:27:38: knowledge file "." is a folder, not a file — list the files in it one by one`}},
 		{"bad_classifier", []string{
 			`bad_classifier.yaml:12:14: threshold 1.5 is out of range`,
 			`bad_classifier.yaml:13:14: ambiguity -0.1 is out of range`,

@@ -563,8 +563,18 @@ func (v *validator) llm() {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(dir, f)
 		}
-		if _, err := os.Stat(p); err != nil {
-			v.bad(fmt.Sprintf("llm.knowledge_files[%d]", i), fmt.Sprintf("knowledge file %q cannot be read", f), "check the path (relative paths start at the configuration file's folder)")
+		// Opened, not just stat'ed: the server reads every file at start and refuses to start
+		// on one it cannot read, so check must not call it fine.
+		path := fmt.Sprintf("llm.knowledge_files[%d]", i)
+		fh, err := os.Open(p)
+		if err != nil {
+			v.bad(path, fmt.Sprintf("knowledge file %q cannot be read", f), "check the path (relative paths start at the configuration file's folder)")
+			continue
+		}
+		info, err := fh.Stat()
+		fh.Close()
+		if err == nil && info.IsDir() {
+			v.bad(path, fmt.Sprintf("knowledge file %q is a folder, not a file", f), "list the files in it one by one")
 		}
 	}
 }
