@@ -243,3 +243,43 @@ func TestExpandAvoidsDoubleFullStop(t *testing.T) {
 		t.Fatalf("Expand = %q", got)
 	}
 }
+
+// The widget's origin check compares allowed_origins with the browser's Origin header as text. A
+// browser never sends a default port, a path, a query or user information, so an entry written
+// with one would refuse every visitor of the site: the default port is dropped, the rest refused.
+func TestAllowedOrigins(t *testing.T) {
+	tests := []struct {
+		origin string
+		want   string // the entry after loading, or "" when it is a problem
+	}{
+		{"https://shop.example", "https://shop.example"},
+		{"https://shop.example/", "https://shop.example"},
+		{"https://Shop.Example:443", "https://shop.example"},
+		{"HTTP://shop.example:80/", "http://shop.example"},
+		{"http://localhost:8080", "http://localhost:8080"},
+		{"https://shop.example:8443", "https://shop.example:8443"},
+		{"https://shop.example?utm=1", ""},
+		{"https://shop.example#top", ""},
+		{"https://me@shop.example", ""},
+		{"https://shop.example/path", ""},
+		{"shop.example", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.origin, func(t *testing.T) {
+			src := watchedConfig("ok") + "widget:\n  allowed_origins: [\"" + tt.origin + "\"]\n"
+			cfg, err := intents.Parse("w.yaml", []byte(src))
+			if tt.want == "" {
+				if err == nil || !strings.Contains(err.Error(), "is not an origin — write scheme and host only") {
+					t.Errorf("allowed_origins %q: error %v, want \"is not an origin\"", tt.origin, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("allowed_origins %q: %v", tt.origin, err)
+			}
+			if got := cfg.Widget.AllowedOrigins; len(got) != 1 || got[0] != tt.want {
+				t.Errorf("allowed_origins %q loaded as %q, want %q", tt.origin, got, tt.want)
+			}
+		})
+	}
+}

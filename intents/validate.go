@@ -635,9 +635,21 @@ func (v *validator) widget() {
 	}
 	for i, o := range w.AllowedOrigins {
 		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			v.bad(fmt.Sprintf("widget.allowed_origins[%d]", i), fmt.Sprintf("%q is not an origin", o), "write scheme and host only, e.g. https://www.example.com")
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") ||
+			u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(o, "#") {
+			v.bad(fmt.Sprintf("widget.allowed_origins[%d]", i), fmt.Sprintf("%q is not an origin", withoutUserinfo(o)), "write scheme and host only, e.g. https://www.example.com")
+			continue
 		}
+		// Written as a browser sends its Origin header, which the socket check compares it with:
+		// lowercase, no trailing slash, no default port.
+		host := strings.ToLower(u.Hostname())
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
+		if port := u.Port(); port != "" && !(u.Scheme == "http" && port == "80") && !(u.Scheme == "https" && port == "443") {
+			host += ":" + port
+		}
+		w.AllowedOrigins[i] = u.Scheme + "://" + host
 	}
 }
 
