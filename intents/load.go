@@ -47,9 +47,8 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		line := lineOf(err.Error())
-		ps.add(line, 0, "YAML syntax error: "+strings.TrimPrefix(stripLinePrefix(err.Error()), "yaml: "),
-			"check indentation (spaces, not tabs) and quote values that contain \": \" or start with a special character")
+		line, col, what, fix := locateSyntaxError(data, err)
+		ps.add(line, col, "YAML syntax error: "+what, fix)
 		return nil, ps.err()
 	}
 	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
@@ -102,6 +101,62 @@ func Parse(name string, data []byte) (*Config, error) {
 }
 
 // linePrefix matches yaml.v3's "line N: " and our own unmarshalers' "line N:COL: ".
+// locateSyntaxError finds where a YAML syntax error is. yaml.v3 names the line where the
+// enclosing block began (its "context", often the "intents:" line far above the mistake) and no
+// column. The mistake is on the first line whose addition makes the text fail the same way, at
+// or after that line; the character that YAML stumbles on there also says how to fix it.
+func locateSyntaxError(data []byte, err error) (line, col int, what, fix string) {
+	msg := strings.TrimPrefix(stripLinePrefix(strings.TrimPrefix(err.Error(), "yaml: ")), "yaml: ")
+	what = msg
+	fix = "check indentation (spaces, not tabs) and quote values that contain \": \" or start with a special character"
+	lines := strings.Split(string(data), "\n")
+	line = lineOf(err.Error())
+	for k := max(line-1, 1); k <= len(lines); k++ {
+		var n yaml.Node
+		e := yaml.Unmarshal([]byte(strings.Join(lines[:k], "\n")), &n)
+		if e != nil && strings.TrimPrefix(stripLinePrefix(strings.TrimPrefix(e.Error(), "yaml: ")), "yaml: ") == msg {
+			line = k
+			break
+		}
+	}
+	if line < 1 || line > len(lines) {
+		return line, 0, what, fix
+	}
+	text := lines[line-1]
+	col = firstColumn(data, line)
+	// The value after "key: " or "- ", where most mistakes are.
+	valueCol := 0
+	if i := strings.Index(text, ": "); i >= 0 {
+		if j := strings.IndexFunc(text[i+2:], func(r rune) bool { return r != ' ' }); j >= 0 {
+			valueCol = i + 2 + j + 1
+		}
+	}
+	const quote = "put the whole value in quotes: \"…\""
+	indent := text[:len(text)-len(strings.TrimLeft(text, " \t"))]
+	switch {
+	case strings.Contains(indent, "\t"):
+		return line, strings.Index(text, "\t") + 1, "found a tab in the indentation", "indent with spaces, not tabs"
+	case strings.Contains(msg, "mapping values are not allowed") && valueCol > 0 && strings.Contains(text[valueCol-1:], ": "):
+		return line, valueCol + strings.Index(text[valueCol-1:], ": "), "\": \" inside a value that is not in quotes", quote
+	case valueCol > 0 && (text[valueCol-1] == '{' || text[valueCol-1] == '['):
+		open := text[valueCol-1]
+		closer := map[byte]string{'{': "}", '[': "]"}[open]
+		value := strings.TrimSpace(text[valueCol-1:])
+		if !strings.Contains(value, closer) {
+			return line, valueCol, fmt.Sprintf("the %s started with %c is not closed on its line", map[byte]string{'{': "mapping", '[': "list"}[open], open),
+				fmt.Sprintf("end it with %s, or put the whole value in quotes if it is text: \"…\"", closer)
+		}
+		if !strings.HasSuffix(value, closer) { // "{hours} is when we are open"
+			return line, valueCol, fmt.Sprintf("a value starting with %c is read as a %s", open, map[byte]string{'{': "mapping", '[': "list"}[open]), quote
+		}
+	case strings.Contains(msg, "end of stream") && valueCol > 0 && (text[valueCol-1] == '"' || text[valueCol-1] == '\'') && strings.Count(text[valueCol-1:], text[valueCol-1:valueCol]) == 1:
+		return line, valueCol, "a quoted value is not closed", fmt.Sprintf("end it with %s, the quote it starts with", text[valueCol-1:valueCol])
+	case valueCol > 0 && (text[valueCol-1] == '@' || text[valueCol-1] == '`'):
+		return line, valueCol, fmt.Sprintf("a value cannot start with %c", text[valueCol-1]), quote
+	}
+	return line, col, what, fix
+}
+
 var linePrefix = regexp.MustCompile(`^(yaml: )?line (\d+)(?::(\d+))?: `)
 
 func lineOf(msg string) int {
