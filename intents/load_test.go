@@ -113,7 +113,10 @@ func TestLoadBroken(t *testing.T) {
 			`bad_widget.yaml:17:19: retention_days -1 is out of range`}},
 		{"unknown_placeholder", []string{
 			`unknown_placeholder.yaml:7:13: unknown placeholder {customer} — use one of {business}, {bot}, {email}`,
-			`unknown_placeholder.yaml:16:9: unknown placeholder {opening_hours}`}},
+			`unknown_placeholder.yaml:16:9: unknown placeholder {opening_hours}`,
+			// The offline message is expanded like an answer, so it is checked like one.
+			`unknown_placeholder.yaml:18:20: unknown placeholder {mail} — use one of {business}, {bot}, {email}`,
+			`unknown_placeholder.yaml:18:20: {phone} is used but business.contact.phone is not set`}},
 		{"greeting_no_bot", []string{
 			`greeting_no_bot.yaml:8:7: the greeting does not tell visitors they are talking to a bot`,
 			`greeting_no_bot.yaml:9:12: the clarifying question does not mention {options}`}},

@@ -510,6 +510,11 @@ func (v *validator) handoff() {
 			v.bad(f.path, fmt.Sprintf("%d seconds is more than a day", *f.val), fmt.Sprintf("use at most %d, e.g. %d", maxHandoffSeconds, f.def))
 		}
 	}
+	if h.OfflineMessage != "" {
+		// Said to visitors through Expand, like an answer: a typo must not reach them as braces.
+		line, col := v.at("handoff.offline_message")
+		v.placeholders("handoff.offline_message", Variant{Text: h.OfflineMessage, Line: line, Col: col}, answerPlaceholders)
+	}
 	if h.OfflineMessage == "" {
 		h.OfflineMessage = "Nobody from the team is available right now. Leave your email address and we'll get back to you as soon as we're in — your conversation is saved."
 	}
