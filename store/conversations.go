@@ -204,6 +204,11 @@ func (db *DB) SetState(ctx context.Context, conversationID, state string) error 
 // The deleted text is overwritten in the database file and the WAL is emptied (see purge), so a
 // copy of the files taken afterwards does not hold it either.
 //
+// A conversation waiting for a person (queued) or with one (agent) is kept however long it has
+// been idle, and expires once it is closed or back with the bot: a ticket left over a long weekend,
+// with the email the visitor left for an answer, is a request nobody has answered yet, and
+// retention must not lose it.
+//
 // It deletes in transactions of at most DefaultExpireChunk conversations, oldest first, so that a
 // sweep with much to delete (after retention was lowered, or a long downtime) never holds the
 // writer for long: visitor messages queued meanwhile are committed between two chunks. When ctx

@@ -267,6 +267,44 @@ func TestVisitorConversations(t *testing.T) {
 // minutes. Measured before the fix: 150,000 expired conversations with three messages each took
 // one 10.6 s transaction, longer than a visitor message's 10 s deadline. Each transaction now
 // deletes at most a chunk of conversations, and writes queued meanwhile go between two chunks.
+// An open hand-off is a request nobody has answered yet: retention keeps it until it is closed.
+func TestDeleteExpiredKeepsOpenHandoffs(t *testing.T) {
+	ctx := context.Background()
+	day0 := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	db, clock := MustOpenDBWithClock(t, day0)
+	conv := map[string]store.Conversation{}
+	for _, state := range []string{store.StateBot, store.StateQueued, store.StateAgent, store.StateClosed} {
+		c, _ := MustCreateConversation(t, db)
+		MustAppend(t, db, store.Message{ConversationID: c.ID, From: store.FromVisitor, Text: "a question for " + state})
+		if err := db.SetState(ctx, c.ID, state); err != nil {
+			t.Fatal(err)
+		}
+		conv[state] = c
+	}
+	clock.Set(day0.AddDate(0, 0, 30))
+	n, err := db.DeleteExpired(ctx, day0.AddDate(0, 0, 1))
+	if err != nil || n != 2 {
+		t.Fatalf("DeleteExpired = %d, %v; want 2 (the bot's and the closed conversation)", n, err)
+	}
+	for state, want := range map[string]bool{store.StateBot: false, store.StateClosed: false, store.StateQueued: true, store.StateAgent: true} {
+		_, err := db.Conversation(ctx, conv[state].ID)
+		if kept := err == nil; kept != want {
+			t.Errorf("%s conversation kept = %v (err %v), want %v", state, kept, err, want)
+		}
+	}
+
+	// Once the agent closes it, the next sweep takes it, idle since its closing.
+	if err := db.SetState(ctx, conv[store.StateAgent].ID, store.StateClosed); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.DeleteExpired(ctx, day0.AddDate(0, 0, 31)); err != nil || n != 1 {
+		t.Fatalf("after closing: DeleteExpired = %d, %v; want 1", n, err)
+	}
+	if _, err := db.Conversation(ctx, conv[store.StateQueued].ID); err != nil {
+		t.Fatalf("the queued conversation: %v", err)
+	}
+}
+
 func TestDeleteExpiredInChunks(t *testing.T) {
 	ctx := context.Background()
 	day0 := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)

@@ -8,8 +8,10 @@ const (
 		VALUES (?, ?, ?, ?, 0, ?, ?)`
 	sqlSetState = `UPDATE conversations SET state = ?, updated_at = ? WHERE id = ?`
 	// Ordered by the indexed column alone, so the query walks conversations_updated_at and stops
-	// at the limit (a second sort key would sort every expired row for every chunk).
+	// at the limit (a second sort key would sort every expired row for every chunk). Conversations
+	// waiting for a person or with one are kept: see DeleteExpired.
 	sqlExpiredChunk = `SELECT id, visitor_id FROM conversations WHERE updated_at < ?
+		AND state NOT IN ('` + StateQueued + `', '` + StateAgent + `')
 		ORDER BY updated_at LIMIT ?`
 	sqlDeleteConversation    = `DELETE FROM conversations WHERE id = ?`
 	sqlDeleteVisitorIfOrphan = `DELETE FROM visitors WHERE id = ? AND NOT EXISTS
