@@ -166,6 +166,13 @@ func TestLoadBroken(t *testing.T) {
 			`bad_classifier.yaml:16:5: example "???" of classifier.out_of_scope has no words`,
 			`bad_classifier.yaml:17:5: an example of classifier.out_of_scope is empty`,
 			`bad_classifier.yaml:18:5: example "What's the weather?" of classifier.out_of_scope repeats line 15`}},
+		{"bad_acknowledgements", []string{
+			// An acknowledgement is added after the answer's placeholders are filled in: only
+			// {name}, {business} and {bot} are filled in it, the rest would reach visitors as braces.
+			`bad_acknowledgements.yaml:20:9: unknown placeholder {email} — use one of {name}, {business}, {bot}`,
+			// The bot silently drops an acknowledgement that promises what only a person can grant.
+			`bad_acknowledgements.yaml:22:9: the acknowledgement promises "guarantee" — acknowledge the feeling only; refunds, guarantees and exceptions are for a person to grant`,
+			`bad_acknowledgements.yaml:24:9: unknown placeholder {today_hours} — use one of {name}, {business}, {bot}`}},
 		{"unset_detail", []string{
 			`unset_detail.yaml:13:9: {hours} is used but business.hours is not set — set business.hours, or remove {hours} from the text`,
 			`unset_detail.yaml:13:9: {today_hours} is used but business.hours is not set`,

@@ -470,10 +470,24 @@ func (v *validator) tone() {
 			continue
 		}
 		for j, a := range vs {
-			v.placeholders(fmt.Sprintf("tone.acknowledgements.%s[%d]", name, j), a, append([]string{"name"}, answerPlaceholders...))
+			path := fmt.Sprintf("tone.acknowledgements.%s[%d]", name, j)
+			v.placeholders(path, a, ackPlaceholders)
+			if m := ackPromise.FindString(a.Text); m != "" {
+				v.badAtOr(path, a, fmt.Sprintf("the acknowledgement promises %q", m),
+					"acknowledge the feeling only; refunds, guarantees and exceptions are for a person to grant")
+			}
 		}
 	}
 }
+
+// ackPlaceholders are the names filled in an acknowledgement. It is put before an answer whose
+// own placeholders are already filled, so {email}, {hours} and the rest would stay as braces.
+var ackPlaceholders = []string{"name", "business", "bot"}
+
+// ackPromise is the phrasing bot/empathy refuses in an acknowledgement (it drops such a variant
+// without a word): a promise only a person can make. Kept in step with empathy's own pattern,
+// which intents cannot import.
+var ackPromise = regexp.MustCompile(`(?i)\b(refund|reimburs|compensat|guarantee|free of charge|for free|waive|exception|credit (it|you|your)|we will make it up|money back)`)
 
 func isTone(name string) bool {
 	for _, t := range Tones {
