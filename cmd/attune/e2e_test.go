@@ -515,9 +515,10 @@ func TestHotReload(t *testing.T) {
 	td := mustStart(t, serveConfig{Config: cfgPath, ReloadInterval: 50 * time.Millisecond,
 		Web: web.Options{RateBurst: 10000, RatePerSecond: 10000}})
 	v := dial(t, td)
-	v.start()
-	if _, r := v.ask("q0", faqQuestion); !strings.Contains(r.Text, faqAnswer) {
-		t.Fatalf("before the change the answer is %q, want %q", r.Text, faqAnswer)
+	w, greeting := v.start()
+	_, before := v.ask("q0", faqQuestion)
+	if !strings.Contains(before.Text, faqAnswer) {
+		t.Fatalf("before the change the answer is %q, want %q", before.Text, faqAnswer)
 	}
 
 	const newAnswer = "Reloaded: our loaves keep five days"
@@ -536,6 +537,24 @@ func TestHotReload(t *testing.T) {
 		return r.Text
 	}
 	eventually(t, "the changed answer", func() bool { return strings.Contains(ask(), newAnswer) })
+
+	// The conversation opened before the reload carries on with the new answers, and a resume
+	// replays it whole, from before and after the reload, in order.
+	ack, after := v.ask("q1", faqQuestion)
+	if !strings.Contains(after.Text, newAnswer) || ack.Seq != before.Seq+1 {
+		t.Fatalf("on the socket opened before the reload: ack seq %d, answer %q; want seq %d and the reloaded answer", ack.Seq, after.Text, before.Seq+1)
+	}
+	v.conn.Close()
+	w2, got := replayed(t, td, w.Token, 0)
+	if !w2.Resumed || w2.ConversationID != w.ConversationID {
+		t.Fatalf("resume after the reload: %s, want conversation %s resumed", w2, w.ConversationID)
+	}
+	want := []string{greeting.Text, faqQuestion, before.Text, faqQuestion, after.Text}
+	for i, text := range want {
+		if i >= len(got) || got[i].Seq != int64(i+1) || got[i].Text != text {
+			t.Fatalf("replay after the reload is %v, want seqs 1-%d with %q", got, len(want), want)
+		}
+	}
 
 	// An invalid version is rejected, logged, and the previous one keeps serving.
 	writeFileAtomic(t, cfgPath, []byte(changed+"\nbogus_section: 1\n"))
