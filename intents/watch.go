@@ -5,13 +5,17 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
-// Watch polls the file the loaded configuration came from and calls apply with each valid new
-// version. It compares against what was actually loaded, so an edit saved between loading and
+// Watch polls the file the loaded configuration came from, and the knowledge files it lists, and
+// calls apply with each valid new version. It compares against what was actually loaded, so an edit saved between loading and
 // watching is not missed. A change is acted on once two checks in a row read the same content:
 // an editor that truncates the file and then writes it, or a copy over a slow link, leaves it
 // empty or half-written for a moment, and half a file can be a valid configuration that lacks
@@ -20,7 +24,12 @@ import (
 // containers with bind-mounted files, with Kubernetes ConfigMaps (a symlink swapped in one rename)
 // and with editors that replace files by renaming. Watch returns when ctx ends.
 func Watch(ctx context.Context, loaded *Config, interval time.Duration, apply func(*Config) error, log *slog.Logger) {
-	path, last := loaded.Source, loaded.Digest
+	path := loaded.Source
+	// What is compared is the file's digest followed by a stamp of the knowledge files it lists:
+	// a reload refused for a missing knowledge file goes through once the file appears, and an
+	// edited one is picked up, without the YAML being saved again.
+	files, filesOf := loaded.LLM.KnowledgeFiles, loaded.Digest
+	last := append(bytes.Clone(loaded.Digest), knowledgeStamp(path, files)...)
 	var pending []byte // a changed content seen once, applied if the next check reads it again
 	unreadable := 0    // checks in a row that could not read the file
 	t := time.NewTicker(interval)
@@ -46,6 +55,10 @@ func Watch(ctx context.Context, loaded *Config, interval time.Duration, apply fu
 		}
 		unreadable = 0
 		fp := digest(data)
+		if !bytes.Equal(fp, filesOf) {
+			files, filesOf = knowledgeFiles(data), fp
+		}
+		fp = append(fp, knowledgeStamp(path, files)...)
 		if bytes.Equal(fp, last) {
 			pending = nil
 			continue
@@ -74,6 +87,40 @@ func Watch(ctx context.Context, loaded *Config, interval time.Duration, apply fu
 		}
 		log.Info("configuration reloaded", "path", path)
 	}
+}
+
+// knowledgeFiles reads llm.knowledge_files from a configuration that may be invalid.
+func knowledgeFiles(data []byte) []string {
+	var doc struct {
+		LLM struct {
+			KnowledgeFiles []string `yaml:"knowledge_files"`
+		} `yaml:"llm"`
+	}
+	_ = yaml.Unmarshal(data, &doc) // whatever decodes is enough; Parse reports the rest
+	return doc.LLM.KnowledgeFiles
+}
+
+// knowledgeStamp hashes the size and modification time of each knowledge file (relative paths
+// start at the configuration's folder), or that it is missing: cheap enough for every check,
+// unlike reading files that may be large.
+func knowledgeStamp(configPath string, files []string) []byte {
+	if len(files) == 0 {
+		return nil
+	}
+	h := sha256.New()
+	for _, f := range files {
+		p := f
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(filepath.Dir(configPath), f)
+		}
+		fmt.Fprintf(h, "%s\x00", f)
+		if info, err := os.Stat(p); err == nil {
+			fmt.Fprintf(h, "%d %d\x00", info.Size(), info.ModTime().UnixNano())
+		} else {
+			fmt.Fprint(h, "missing\x00")
+		}
+	}
+	return h.Sum(nil)
 }
 
 // digest hashes a configuration's bytes: modification times are too coarse on some file systems

@@ -301,3 +301,55 @@ func TestWatchConfigMapSymlinkSwap(t *testing.T) {
 		t.Fatal("the swapped ConfigMap was not applied")
 	}
 }
+
+// The llm section's knowledge files are part of what the bot knows: a reload rejected because a
+// knowledge file was missing goes through once the file appears, and an edited knowledge file is
+// picked up, without the YAML being saved again.
+func TestWatchKnowledgeFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bakery.yaml")
+	writeAtomic(t, path, watchedConfig("first"))
+	loaded, err := intents.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncbuf.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	applied := make(chan *intents.Config, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		intents.Watch(ctx, loaded, 10*time.Millisecond, func(c *intents.Config) error { applied <- c; return nil }, log)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	next := func(what string) *intents.Config {
+		t.Helper()
+		select {
+		case c := <-applied:
+			return c
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s was not applied; log:\n%s", what, logs.String())
+			return nil
+		}
+	}
+
+	withLLM := watchedConfig("second") + "llm:\n  base_url: http://localhost:11434/v1\n  model: llama3\n  knowledge_files: [menu.md]\n"
+	writeAtomic(t, path, withLLM)
+	eventually(t, "the missing knowledge file in the log", func() bool { return strings.Contains(logs.String(), `knowledge file \"menu.md\" cannot be read`) })
+	writeAtomic(t, filepath.Join(dir, "menu.md"), "# Menu\nSourdough, rye, focaccia.\n")
+	if c := next("the configuration, once its knowledge file appeared"); len(c.LLM.KnowledgeFiles) != 1 {
+		t.Fatalf("applied knowledge files %v, want [menu.md]", c.LLM.KnowledgeFiles)
+	}
+	writeAtomic(t, filepath.Join(dir, "menu.md"), "# Menu\nSourdough, rye, focaccia and now babka.\n")
+	next("an edited knowledge file")
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case <-applied:
+		t.Fatal("applied again with nothing changed")
+	default:
+	}
+}
