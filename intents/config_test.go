@@ -283,3 +283,44 @@ func TestAllowedOrigins(t *testing.T) {
 		})
 	}
 }
+
+// YAML anchors, aliases and merge keys (<<) are YAML, not keys of ours: a shared answer or a
+// merged intent loads, and what a merge brings in is checked like keys written in place.
+func TestAnchorsAndMergeKeys(t *testing.T) {
+	src := `version: 1
+business:
+  name: Test Shop
+intents:
+  - &base
+    name: order_status
+    tags: [orders]
+    examples: |
+      - where is my order
+      - has it shipped
+      - track my parcel
+    answer: &ans "Soon, email us."
+  - <<: *base
+    name: late_order
+    examples: [my order is late, it never arrived, still waiting for my parcel]
+faq:
+  - question: Do you ship abroad?
+    answer: *ans
+`
+	cfg, err := intents.Parse("a.yaml", []byte(src))
+	if err != nil {
+		t.Fatalf("anchors and a merge key: %v", err)
+	}
+	late, ok := cfg.Intent("late_order")
+	if !ok || late.Answer.First() != "Soon, email us." || len(late.Tags) != 1 || late.Tags[0] != "orders" {
+		t.Errorf("merged intent = %+v, want the base's answer and tags", late)
+	}
+	if f, ok := cfg.FAQByID("do_you_ship_abroad"); !ok || f.Answer.First() != "Soon, email us." {
+		t.Errorf("aliased FAQ answer = %+v", f)
+	}
+
+	bad := strings.Replace(src, "    tags: [orders]", "    tgs: [orders]", 1)
+	_, err = intents.Parse("a.yaml", []byte(bad))
+	if err == nil || !strings.Contains(err.Error(), `a.yaml:7:5: unknown key "tgs" in intents[0] — did you mean "tags"?`) || strings.Contains(err.Error(), `"<<"`) {
+		t.Errorf("a typo in merged keys: %v", err)
+	}
+}

@@ -298,6 +298,11 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, pos map[string]*yaml.N
 			if duplicateKey(n, i, path, ps) {
 				continue
 			}
+			if key.Tag == "!!merge" {
+				// "<<: *base" merges a mapping written elsewhere, whose keys are checked where
+				// they are written; Decode applies the merge.
+				continue
+			}
 			f, ok := fields[key.Value]
 			if !ok {
 				fix := suggest(key.Value, fields)
