@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -50,6 +51,10 @@ func Parse(name string, data []byte) (*Config, error) {
 		line, col, what, fix := locateSyntaxError(data, err)
 		ps.add(line, col, "YAML syntax error: "+what, fix)
 		return nil, ps.err()
+	}
+	if line, ok := secondDocument(data); ok {
+		// yaml.Unmarshal reads the first document only: whatever follows "---" would be dropped.
+		ps.add(line, 1, "a second YAML document starts here, and only the first is read", "remove the --- line so that everything is one document")
 	}
 	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
 		ps.add(1, 1, "the file must be a mapping of sections", "start it with \"version: 1\" followed by business:, persona:, intents:, faq:")
@@ -98,6 +103,31 @@ func Parse(name string, data []byte) (*Config, error) {
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// secondDocument reports whether data holds more than one YAML document, with the line of the
+// "---" that starts the second (an empty document after a trailing "---" does not count).
+func secondDocument(data []byte) (int, bool) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var first, second yaml.Node
+	if dec.Decode(&first) != nil {
+		return 0, false
+	}
+	err := dec.Decode(&second)
+	if errors.Is(err, io.EOF) || (err == nil && (len(second.Content) == 0 || second.Content[0].Tag == "!!null")) {
+		return 0, false
+	}
+	lines := strings.Split(string(data), "\n")
+	end := len(lines)
+	if err == nil {
+		end = second.Content[0].Line
+	}
+	for i := max(first.Content[0].Line, 1); i <= end && i <= len(lines); i++ {
+		if strings.HasPrefix(lines[i-1], "---") {
+			return i, true
+		}
+	}
+	return end, true
 }
 
 // linePrefix matches yaml.v3's "line N: " and our own unmarshalers' "line N:COL: ".

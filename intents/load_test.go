@@ -76,6 +76,9 @@ func TestLoadBroken(t *testing.T) {
 			`duplicate_keys.yaml:16:1: key "intents" is given twice at the top level (first at line 8) — keep one of them; put every item of the list under the first`}},
 		// yaml.v3 names the line where the enclosing block began, without a column; the problem
 		// points at the line and column of the mistake itself, and says how to fix that mistake.
+		{"two_documents", []string{
+			// yaml.Unmarshal reads the first document only: the FAQ after "---" was dropped silently.
+			`two_documents.yaml:11:1: a second YAML document starts here, and only the first is read — remove the --- line so that everything is one document`}},
 		{"syntax_error", []string{`syntax_error.yaml:8:4: YAML syntax error: did not find expected '-' indicator — check indentation`}},
 		{"syntax_tab", []string{`syntax_tab.yaml:3:1: YAML syntax error: found a tab in the indentation — indent with spaces, not tabs`}},
 		{"syntax_tab_block", []string{`syntax_tab_block.yaml:8:1: YAML syntax error: found a tab in the indentation — indent with spaces, not tabs`}},
