@@ -20,9 +20,13 @@ var dayNames = map[string]time.Weekday{
 	"sat": time.Saturday, "saturday": time.Saturday,
 }
 
+// dashes turns the en and em dashes of {hours}'s own output ("Mon–Fri 08:00–17:30"), which
+// owners copy back and editors substitute, into the hyphen the file format uses.
+var dashes = strings.NewReplacer("–", "-", "—", "-")
+
 // parseDays reads "mon", "monday" or a range "mon-fri" (wrapping past Sunday is allowed: "fri-mon").
 func parseDays(key string) ([]time.Weekday, error) {
-	key = strings.ToLower(strings.TrimSpace(key))
+	key = dashes.Replace(strings.ToLower(strings.TrimSpace(key)))
 	from, to, isRange := strings.Cut(key, "-")
 	a, ok := dayNames[strings.TrimSpace(from)]
 	if !ok {
@@ -47,7 +51,7 @@ func parseDays(key string) ([]time.Weekday, error) {
 // parseIntervals reads "closed" or "08:00-12:00, 13:00-18:00". An error may carry its own fix
 // after " — ".
 func parseIntervals(v string) ([]Interval, error) {
-	v = strings.TrimSpace(strings.ToLower(v))
+	v = dashes.Replace(strings.TrimSpace(strings.ToLower(v)))
 	if v == "closed" {
 		return nil, nil
 	}

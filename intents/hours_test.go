@@ -239,3 +239,12 @@ func TestOpenAtAcrossMidnightAndDST(t *testing.T) {
 		t.Errorf("today's hours at 23:30 UTC on Sunday (00:30 Monday in London) = %q, want Monday's", got)
 	}
 }
+
+// {hours} shows the week with en dashes ("Mon–Fri 08:00–17:30"); an owner who copies that back
+// into the file, or whose editor turns "-" into "–", means the same hours.
+func TestHoursWithEnDashes(t *testing.T) {
+	cfg := parse(t, "  timezone: Europe/London\n  hours:\n    Mon–Fri: \"08:00–12:30, 13:30—17:30\"\n", "")
+	if got := cfg.Schedule.Describe(); !reflect.DeepEqual(got, []string{"Mon–Fri 08:00–12:30, 13:30–17:30", "Sat–Sun closed"}) {
+		t.Errorf("Describe() = %q", got)
+	}
+}
