@@ -97,7 +97,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	cfg.Source = name
 	cfg.Digest = digest(data)
 	fillColumns(&cfg, data)
-	v := validator{cfg: &cfg, pos: pos, ps: ps}
+	v := validator{data: data, cfg: &cfg, pos: pos, ps: ps}
 	v.validate()
 	if err := ps.err(); err != nil {
 		return nil, err
@@ -465,7 +465,8 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// fillColumns gives block-scalar phrasings their column (the decoder only knows their line).
+// fillColumns gives block-scalar phrasings and answers their column (the decoder only knows
+// their line).
 func fillColumns(cfg *Config, data []byte) {
 	fix := func(ps Phrases) {
 		for i := range ps {
@@ -476,9 +477,17 @@ func fillColumns(cfg *Config, data []byte) {
 	}
 	for i := range cfg.Intents {
 		fix(cfg.Intents[i].Examples)
+		fix(Phrases(cfg.Intents[i].Answer))
 	}
 	for i := range cfg.FAQ {
 		fix(cfg.FAQ[i].Phrasings)
+		fix(Phrases(cfg.FAQ[i].Answer))
 	}
 	fix(cfg.Classifier.OutOfScope)
+	fix(Phrases(cfg.Persona.Greeting))
+	fix(Phrases(cfg.Persona.Fallback))
+	fix(Phrases(cfg.Persona.Clarify))
+	for _, vs := range cfg.Tone.Acknowledgements {
+		fix(Phrases(vs))
+	}
 }

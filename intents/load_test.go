@@ -119,7 +119,9 @@ func TestLoadBroken(t *testing.T) {
 			`unknown_placeholder.yaml:16:9: unknown placeholder {opening_hours}`,
 			// The offline message is expanded like an answer, so it is checked like one.
 			`unknown_placeholder.yaml:18:20: unknown placeholder {mail} — use one of {business}, {bot}, {email}`,
-			`unknown_placeholder.yaml:18:20: {phone} is used but business.contact.phone is not set`}},
+			`unknown_placeholder.yaml:18:20: {phone} is used but business.contact.phone is not set`,
+			// In a block answer the problem is on the line of the placeholder, not the block's first.
+			`unknown_placeholder.yaml:23:7: unknown placeholder {adress}`}},
 		{"greeting_no_bot", []string{
 			`greeting_no_bot.yaml:8:7: the greeting does not tell visitors they are talking to a bot`,
 			`greeting_no_bot.yaml:9:12: the clarifying question does not mention {options}`}},

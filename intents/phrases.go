@@ -105,11 +105,12 @@ func (v *Variants) UnmarshalYAML(node *yaml.Node) error {
 		if node.Tag == "!!null" {
 			return nil
 		}
-		line := node.Line
+		line, col := node.Line, node.Column
 		if node.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
-			line++
+			// The text starts on the line after "|", at an indentation Parse fills in.
+			line, col = line+1, 0
 		}
-		*v = Variants{{Text: strings.TrimSpace(node.Value), Line: line, Col: node.Column}}
+		*v = Variants{{Text: strings.TrimSpace(node.Value), Line: line, Col: col}}
 		return nil
 	case yaml.SequenceNode:
 		items, err := stringItems(node, "each answer variant must be plain text — write \"- your answer\", without text: or a nested list")

@@ -19,9 +19,10 @@ import (
 var Tones = []string{"frustration", "confusion", "anxiety", "urgency", "delight"}
 
 type validator struct {
-	cfg *Config
-	pos map[string]*yaml.Node
-	ps  *problems
+	data []byte // the file, for the columns of lines inside block scalars
+	cfg  *Config
+	pos  map[string]*yaml.Node
+	ps   *problems
 }
 
 // at finds the line and column of path, falling back to its nearest recorded ancestor.
@@ -227,7 +228,9 @@ func (v *validator) placeholders(path string, t Variant, allowed []string) {
 		v.badAtOr(path, t, "the text is empty", "write the text, or remove the entry")
 		return
 	}
-	for _, m := range placeholder.FindAllStringSubmatch(t.Text, -1) {
+	for _, idx := range placeholder.FindAllStringSubmatchIndex(t.Text, -1) {
+		m := []string{t.Text[idx[0]:idx[1]], t.Text[idx[2]:idx[3]]}
+		t := v.lineOf(t, idx[0])
 		ok := false
 		for _, a := range allowed {
 			if m[1] == a {
@@ -244,6 +247,16 @@ func (v *validator) placeholders(path string, t Variant, allowed []string) {
 			v.badAtOr(path, t, fmt.Sprintf("{%s} is used but %s is not set", m[1], key), fmt.Sprintf("set %s, or remove {%s} from the text", key, m[1]))
 		}
 	}
+}
+
+// lineOf points a text at the line holding its byte i: in a multi-line block answer
+// ("answer: |"), each text line is a line of the file, at the block's indentation.
+func (v *validator) lineOf(t Variant, i int) Variant {
+	if n := strings.Count(t.Text[:i], "\n"); n > 0 && t.Line > 0 {
+		t.Line += n
+		t.Col = firstColumn(v.data, t.Line)
+	}
+	return t
 }
 
 // unsetDetail reports whether the business detail behind placeholder name is
