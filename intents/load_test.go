@@ -373,6 +373,22 @@ func TestLoadNeverEchoesTheAPIKey(t *testing.T) {
 		}
 	}
 
+	// Keys that happen to be valid variable names are recognised too; variable names are not.
+	for value, isKey := range map[string]bool{
+		"AIzaSyD0123456789abcdefGHIJKLmnopqrstu": true,  // Google style
+		"0a1b2c3d4e5f60718293a4b5c6d7e8f9":       true,  // Azure style, 32 hex digits
+		"a1b2c3d4e5f60718293a4b5c6d7e8f9":        true,  // the same, starting with a letter
+		"OPENAI_API_KEY":                         false, //
+		"openai_api_key_production2":             false, // lower case with digits, but a name
+		"MY_LLM_KEY":                             false,
+	} {
+		src := strings.Replace(watchedConfig("ok"), "intents:", "llm:\n  base_url: https://api.example/v1\n  model: m\n  api_key_env: "+value+"\nintents:", 1)
+		_, err := intents.Parse("k.yaml", []byte(src))
+		if got := err != nil && strings.Contains(err.Error(), "api_key_env holds what looks like the key itself"); got != isKey {
+			t.Errorf("api_key_env: %s: refused as a key %v, want %v (%v)", value, got, isKey, err)
+		}
+	}
+
 	// A URL that does not even parse is quoted back, minus its user information.
 	bad := strings.Replace(watchedConfig("ok"), "intents:", "llm:\n  base_url: https://me:s3cr%zzT@api.example/v1\n  model: m\nintents:", 1)
 	_, err = intents.Parse("bad.yaml", []byte(bad))

@@ -614,8 +614,9 @@ func (v *validator) llm() {
 // envName is what a shell accepts as an environment variable name.
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// looksLikeKey reports whether a would-be variable name is more likely a pasted key: long, and
-// mixing upper and lower case letters with digits, as generated keys do and variable names don't.
+// looksLikeKey reports whether a would-be variable name is more likely a pasted key: long, with
+// lower-case letters and digits, and either upper case too or no "_" (generated keys such as
+// Google's AIza... or Azure's 32 hex digits), where variable names are OPENAI_API_KEY-like.
 func looksLikeKey(s string) bool {
 	lower, upper, digit := false, false, false
 	for _, r := range s {
@@ -623,7 +624,7 @@ func looksLikeKey(s string) bool {
 		upper = upper || r >= 'A' && r <= 'Z'
 		digit = digit || r >= '0' && r <= '9'
 	}
-	return len(s) >= 24 && lower && upper && digit
+	return len(s) >= 20 && lower && digit && (upper || !strings.Contains(s, "_"))
 }
 
 // withoutUserinfo drops "user:password@" from a URL-like text that url.Parse refused, so that a
