@@ -248,3 +248,20 @@ func TestHoursWithEnDashes(t *testing.T) {
 		t.Errorf("Describe() = %q", got)
 	}
 }
+
+// Time zone names are case-sensitive: "europe/london" is unknown to the time zone database, and
+// the problem names the spelling that is known.
+func TestTimezoneCaseSuggestion(t *testing.T) {
+	for zone, want := range map[string]string{
+		"europe/london":    "Europe/London",
+		"AMERICA/NEW_YORK": "America/New_York",
+		"utc":              "UTC",
+		"asia/tokyo":       "Asia/Tokyo",
+	} {
+		src := "version: 1\nbusiness:\n  name: B\n  timezone: " + zone + "\n"
+		_, err := intents.Parse("h.yaml", []byte(src))
+		if err == nil || !strings.Contains(err.Error(), `h.yaml:4:13: unknown time zone "`+zone+`" — did you mean "`+want+`"?`) {
+			t.Errorf("timezone %s: %v, want a suggestion of %s", zone, err, want)
+		}
+	}
+}

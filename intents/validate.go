@@ -126,7 +126,11 @@ func (v *validator) business() {
 			"use the IANA name of the business's time zone, such as Europe/London or America/New_York")
 		loc = time.UTC
 	} else if err != nil {
-		v.bad("business.timezone", fmt.Sprintf("unknown time zone %q", b.Timezone), "use an IANA time zone name such as Europe/London or America/New_York")
+		fix := "use an IANA time zone name such as Europe/London or America/New_York"
+		if name, ok := zoneSpelling(b.Timezone); ok {
+			fix = fmt.Sprintf("did you mean %q?", name)
+		}
+		v.bad("business.timezone", fmt.Sprintf("unknown time zone %q", b.Timezone), fix)
 		loc = time.UTC
 	}
 	v.cfg.Location = loc
@@ -169,6 +173,31 @@ func (v *validator) business() {
 			v.bad("business.contact.website", fmt.Sprintf("%q is not a web address", w), "write it as https://example.com")
 		}
 	}
+}
+
+// zoneSpelling finds the known spelling of a time zone written in the wrong case
+// ("europe/london", "AMERICA/NEW_YORK"): the database's names are case-sensitive.
+func zoneSpelling(zone string) (string, bool) {
+	for _, name := range []string{strings.ToUpper(zone), titleZone(zone)} {
+		if name == zone {
+			continue
+		}
+		if _, err := time.LoadLocation(name); err == nil && name != "Local" {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// titleZone capitalises each word of a zone name: america/new_york -> America/New_York.
+func titleZone(zone string) string {
+	b := []byte(strings.ToLower(zone))
+	for i := range b {
+		if (i == 0 || b[i-1] == '/' || b[i-1] == '_' || b[i-1] == '-') && b[i] >= 'a' && b[i] <= 'z' {
+			b[i] -= 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // hourKeys lists the opening-hours keys in file order: ranging over the map would make "given
