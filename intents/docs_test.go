@@ -3,10 +3,12 @@ package intents_test
 import (
 	"errors"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/attune-chat/attune/intents"
 )
@@ -54,5 +56,81 @@ func TestConfigurationDocsCheckExamples(t *testing.T) {
 				t.Errorf("the docs' problem count does not say %d problem(s):\n%s", len(ce.Problems), c.output)
 			}
 		})
+	}
+}
+
+// TestConfigurationDocsListEveryKey checks docs/configuration.md against the Config struct both
+// ways: every key the loader accepts has a row in its section's table, and every row names a key
+// the loader accepts (a documented key that does not exist would be refused as unknown).
+func TestConfigurationDocsListEveryKey(t *testing.T) {
+	doc, err := os.ReadFile("../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Rows of the key tables: "| `key` | type | default | rule |", under "## `section`".
+	documented := map[string]bool{}
+	section := ""
+	heading := regexp.MustCompile("^## `([a-z_]+)`")
+	row := regexp.MustCompile("^\\| `([a-z_.]+)` \\|")
+	for _, line := range strings.Split(string(doc), "\n") {
+		if m := heading.FindStringSubmatch(line); m != nil {
+			section = m[1]
+			documented[section] = true
+			continue
+		}
+		if strings.HasPrefix(line, "## ") {
+			section = ""
+		}
+		if m := row.FindStringSubmatch(line); m != nil && section != "" {
+			documented[section+"."+m[1]] = true
+		}
+	}
+
+	accepted := map[string]bool{}
+	var walk func(t reflect.Type, path string, inList bool)
+	walk = func(t reflect.Type, path string, inList bool) {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct || t == reflect.TypeOf(time.Time{}) {
+			return
+		}
+		for i := 0; i < t.NumField(); i++ {
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			key := name
+			if path != "" {
+				key = path + "." + name
+			}
+			// The fields of list items inside a section (handoff.canned's title and text) are
+			// described in their parent's row.
+			if !inList {
+				accepted[key] = true
+			}
+			ft := t.Field(i).Type
+			walk(ft, key, inList || (path != "" && ft.Kind() == reflect.Slice))
+		}
+	}
+	walk(reflect.TypeOf(intents.Config{}), "", false)
+
+	parentOfDocumented := func(key string) bool { // business.contact, documented as contact.email, ...
+		for d := range documented {
+			if strings.HasPrefix(d, key+".") {
+				return true
+			}
+		}
+		return false
+	}
+	for key := range accepted {
+		if !documented[key] && !parentOfDocumented(key) {
+			t.Errorf("the loader accepts %s, but docs/configuration.md has no row for it", key)
+		}
+	}
+	for key := range documented {
+		if !accepted[key] {
+			t.Errorf("docs/configuration.md documents %s, which the loader refuses as an unknown key", key)
+		}
 	}
 }
