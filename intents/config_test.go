@@ -324,3 +324,13 @@ faq:
 		t.Errorf("a typo in merged keys: %v", err)
 	}
 }
+
+// A model without a base URL used to be reported as `"" is not an http(s) URL`.
+func TestLLMModelWithoutBaseURL(t *testing.T) {
+	src := strings.Replace(watchedConfig("ok"), "intents:", "llm:\n  model: llama3\nintents:", 1)
+	_, err := intents.Parse("l.yaml", []byte(src))
+	want := "l.yaml:5:10: llm.model is set but llm.base_url is missing — add base_url: with the endpoint's URL, e.g. https://api.openai.com/v1 or http://localhost:11434/v1"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+}

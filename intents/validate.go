@@ -609,7 +609,9 @@ func (v *validator) llm() {
 	if l.BaseURL == "" && l.Model == "" {
 		return
 	}
-	if u, err := url.Parse(l.BaseURL); err == nil && u.User != nil {
+	if l.BaseURL == "" {
+		v.bad("llm.model", "llm.model is set but llm.base_url is missing", "add base_url: with the endpoint's URL, e.g. https://api.openai.com/v1 or http://localhost:11434/v1")
+	} else if u, err := url.Parse(l.BaseURL); err == nil && u.User != nil {
 		// The server refuses such an endpoint at start; check must say so, without the password.
 		v.bad("llm.base_url", "llm.base_url carries a user name or password", "remove them from the URL: "+keyFix)
 	} else if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
