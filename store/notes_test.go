@@ -26,6 +26,11 @@ func TestRetentionDeletesHandoffRecordsAndNotes(t *testing.T) {
 	if err := db.AddNote(ctx, conv.ID, ana.ID, "called back"); err != nil {
 		t.Fatal(err)
 	}
+	// Retention keeps an open hand-off (TestDeleteExpiredKeepsOpenHandoffs): close it first.
+	r.State, r.EndedAt, r.Resolution, r.Version = store.StateClosed, start.Add(2*time.Minute), "resolved", 2
+	if applied, err := db.SaveHandoffRecord(ctx, r); err != nil || !applied {
+		t.Fatalf("save closed = %v, %v", applied, err)
+	}
 	if n, err := db.DeleteExpired(ctx, start.Add(time.Hour)); err != nil || n != 1 {
 		t.Fatalf("DeleteExpired = %d, %v; want 1", n, err)
 	}
