@@ -65,6 +65,7 @@ type testServer struct {
 	db     *store.DB
 	hub    *web.Hub
 	logger *slog.Logger
+	tune   []func(*web.Options)
 
 	current  atomic.Pointer[web.Server]
 	upgrades atomic.Int64 // requests to /ws/visitor, to tell that a client reconnected
@@ -73,7 +74,8 @@ type testServer struct {
 	sockets []net.Conn // hijacked websocket connections
 }
 
-func newTestServer(t *testing.T) *testServer {
+// newTestServer starts the stack; tune, if given, changes the web server's options.
+func newTestServer(t *testing.T, tune ...func(*web.Options)) *testServer {
 	t.Helper()
 	cfg, err := intents.Parse(configs.DemoName, configs.Demo)
 	if err != nil {
@@ -95,7 +97,7 @@ func newTestServer(t *testing.T) *testServer {
 		db.Close()
 		t.Fatalf("bot.New: %v", err)
 	}
-	ts := &testServer{Config: cfg, engine: engine, db: db, hub: hub, logger: logger}
+	ts := &testServer{Config: cfg, engine: engine, db: db, hub: hub, logger: logger, tune: tune}
 	ts.current.Store(ts.newWeb(t))
 
 	hs := httptest.NewUnstartedServer(http.HandlerFunc(ts.serveHTTP))
@@ -134,7 +136,11 @@ func stopStack(t *testing.T, srv *web.Server, hs *httptest.Server, engine *bot.E
 
 func (ts *testServer) newWeb(t *testing.T) *web.Server {
 	t.Helper()
-	srv, err := web.New(web.Options{Engine: ts.engine, Store: ts.db, Hub: ts.hub, Logger: ts.logger})
+	opt := web.Options{Engine: ts.engine, Store: ts.db, Hub: ts.hub, Logger: ts.logger}
+	for _, f := range ts.tune {
+		f(&opt)
+	}
+	srv, err := web.New(opt)
 	if err != nil {
 		t.Fatalf("web.New: %v", err)
 	}

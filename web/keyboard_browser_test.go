@@ -5,6 +5,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"github.com/attune-chat/attune/web"
 	"strings"
 	"testing"
 
@@ -114,5 +115,28 @@ func TestBrowserWidgetUnreadAnnounced(t *testing.T) {
 	say("Are you still there?", 2)
 	if got := eval[string](b, liveJS); !strings.Contains(got, "2 unread messages") {
 		t.Errorf("a second message while the chat is closed: the widget's live regions say %q; want \"2 unread messages\" announced", got)
+	}
+}
+
+// TestBrowserWidgetRetryKeepsFocus has a message refused as rate-limited and retried from its
+// Retry button with the keyboard: the button goes away with the retry, and the focus must not be
+// dropped on the page's body.
+func TestBrowserWidgetRetryKeepsFocus(t *testing.T) {
+	ts := newTestServer(t, func(o *web.Options) { o.RateBurst, o.RatePerSecond = 1, 0.001 })
+	b := newBrowser(t)
+	c := chat{b: b, win: "window"}
+
+	b.navigate(ts.URL + "/widget/frame")
+	c.waitConnected()
+	c.waitMessages("the greeting", 1)
+	b.do("click the message box", chromedp.Click(chromedp.ID("input")))
+	c.send("Hello")
+	c.send("Do you deliver on Sundays?")
+	c.waitFor("the refused message with its Retry button", `document.querySelector('#log .msg--failed .error button') !== null`)
+	b.do("focus Retry", chromedp.Focus(chromedp.JSPath(`document.querySelector('#log .msg--failed .error button')`)))
+	b.pressEnter()
+	c.waitFor("the retry to be refused again", `document.querySelector('#log .msg--failed .error button') !== null`)
+	if got := eval[string](b, `document.activeElement === document.body ? 'body' : document.activeElement.id || document.activeElement.tagName`); got == "body" {
+		t.Errorf("after Retry with the keyboard the focus fell to the page's body")
 	}
 }

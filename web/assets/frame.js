@@ -693,7 +693,11 @@
       var b = document.createElement('button');
       b.type = 'button';
       b.textContent = 'Retry';
-      b.addEventListener('click', function () { if (id) resend(id); });
+      b.addEventListener('click', function () {
+        // The button goes away with the retry: keep the keyboard in the chat, in the message box.
+        if (document.activeElement === b) input.focus();
+        if (id) resend(id);
+      });
       box.appendChild(b);
     }
     el.appendChild(box);
