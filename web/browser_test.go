@@ -77,9 +77,18 @@ type testServer struct {
 // newTestServer starts the stack; tune, if given, changes the web server's options.
 func newTestServer(t *testing.T, tune ...func(*web.Options)) *testServer {
 	t.Helper()
+	return newTestServerConfig(t, nil, tune...)
+}
+
+// newTestServerConfig is newTestServer with the demo configuration changed by edit first.
+func newTestServerConfig(t *testing.T, edit func(*intents.Config), tune ...func(*web.Options)) *testServer {
+	t.Helper()
 	cfg, err := intents.Parse(configs.DemoName, configs.Demo)
 	if err != nil {
 		t.Fatalf("parse the demo configuration: %v", err)
+	}
+	if edit != nil {
+		edit(cfg)
 	}
 	und, err := intents.Train(cfg)
 	if err != nil {

@@ -4,6 +4,8 @@ package web_test
 // takes the focus must show an outline that no scrolling or clipping container cuts off.
 
 import (
+	"github.com/attune-chat/attune/bot"
+	"github.com/attune-chat/attune/intents"
 	"strings"
 	"testing"
 
@@ -65,4 +67,56 @@ func TestBrowserConsoleFocusVisible(t *testing.T) {
 	if len(problems) > 0 {
 		t.Errorf("with the keyboard, the focus is not visible on %d control(s):\n%s", len(problems), strings.Join(problems, "\n"))
 	}
+}
+
+// TestBrowserWidgetFocusContrast gives the widget a light accent colour, as many brands have, and
+// tabs through the chat panel with its offline email form and its new-chat button shown: every
+// focus outline must stand out from what is behind it by 3:1 (WCAG 1.4.11), whatever the accent.
+func TestBrowserWidgetFocusContrast(t *testing.T) {
+	ts := newTestServerConfig(t, func(c *intents.Config) { c.Widget.Accent = "#ffd43b" })
+	b := newBrowser(t)
+	c := chat{b: b, win: "window"}
+
+	b.navigate(ts.URL + "/widget/frame")
+	c.waitConnected()
+	c.waitMessages("the greeting", 1)
+	cid := c.state().ConversationID
+	ts.hub.Publish(cid, bot.Event{State: &bot.StateChange{State: "queued", Position: 1, AgentsOnline: 0, Reason: "asked_for_person", Offline: true}})
+	c.waitFor("the offline email form", `document.getElementById('email-input') !== null && document.getElementById('email-input').getClientRects().length > 0`)
+
+	check := func(when string) {
+		t.Helper()
+		seen := map[string]bool{}
+		for i := 0; i < 12; i++ {
+			b.keys(kb.Tab)
+			f := eval[struct {
+				ID, Outline string
+				Ratio       float64
+			}](b, `(() => {
+	const a = document.activeElement, s = getComputedStyle(a);
+	const rgba = v => { const x = (v.match(/[\d.]+/g) || []).map(Number); return x.length === 3 ? x.concat(1) : x; };
+	const lum = c => { const v = c.slice(0, 3).map(x => { x /= 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); });
+		return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+	let bg = [255, 255, 255];
+	for (let e = a.parentElement; e; e = e.parentElement) { const c = rgba(getComputedStyle(e).backgroundColor); if (c[3] > 0) { bg = c; break; } }
+	const o = rgba(s.outlineColor), x = lum(o), y = lum(bg);
+	return {ID: a.tagName.toLowerCase() + (a.id ? '#' + a.id : '') + '.' + a.className, Outline: s.outlineStyle + ' ' + s.outlineColor + ' on ' + bg.join(','),
+		Ratio: s.outlineStyle === 'none' ? 0 : (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05)};
+})()`)
+			if seen[f.ID] || f.ID == "body." { // past the last control: the browser's own UI
+				continue
+			}
+			seen[f.ID] = true
+			if f.Ratio < 3 {
+				t.Errorf("%s: the focus outline of %s (%s) has contrast %.2f:1 with what is behind it, below 3:1", when, f.ID, f.Outline, f.Ratio)
+			}
+		}
+		if !seen["input#email-input."] && !seen["button#new-chat.new-chat"] {
+			t.Errorf("%s: Tab never reached the email form or the new-chat button: %v", when, seen)
+		}
+	}
+	check("waiting offline")
+	ts.hub.Publish(cid, bot.Event{State: &bot.StateChange{State: "closed"}})
+	c.waitFor("the new-chat button", `document.getElementById('new-chat') !== null && !document.getElementById('new-chat').hidden`)
+	check("chat ended")
 }
