@@ -120,3 +120,33 @@ func TestBrowserWidgetFocusContrast(t *testing.T) {
 	c.waitFor("the new-chat button", `document.getElementById('new-chat') !== null && !document.getElementById('new-chat').hidden`)
 	check("chat ended")
 }
+
+// TestBrowserLauncherFocusContrast checks the launcher's focus indicator with a light accent on a
+// white page: it must stand out from the page by 3:1 (WCAG 1.4.11), not be drawn in the accent.
+func TestBrowserLauncherFocusContrast(t *testing.T) {
+	ts := newTestServerConfig(t, func(c *intents.Config) { c.Widget.Accent = "#ffd43b" })
+	b := newBrowser(t)
+	b.navigate(ts.URL + "/")
+	b.waitFor("the launcher", launcherJS+` !== null`, nil)
+	for i := 0; i < 80 && !eval[bool](b, widgetHostJS+`.shadowRoot.activeElement === `+launcherJS); i++ {
+		b.keys(kb.Tab)
+	}
+	got := eval[struct {
+		Outline string
+		Ratio   float64
+	}](b, `(() => {
+	const s = getComputedStyle(`+launcherJS+`);
+	const rgba = v => { const x = (v.match(/[\d.]+/g) || []).map(Number); return x.length === 3 ? x.concat(1) : x; };
+	const lum = c => { const v = c.slice(0, 3).map(x => { x /= 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); });
+		return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+	let bg = rgba(getComputedStyle(document.body).backgroundColor);
+	if (bg[3] === 0) bg = rgba(getComputedStyle(document.documentElement).backgroundColor);
+	if (bg[3] === 0) bg = [255, 255, 255, 1];
+	const x = lum(rgba(s.outlineColor)), y = lum(bg);
+	return {Outline: s.outlineStyle + ' ' + s.outlineWidth + ' ' + s.outlineColor + ' on ' + bg.join(','),
+		Ratio: s.outlineStyle === 'none' ? 0 : (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05)};
+})()`)
+	if got.Ratio < 3 {
+		t.Errorf("the focused launcher's outline (%s) has contrast %.2f:1 with the page, below 3:1", got.Outline, got.Ratio)
+	}
+}

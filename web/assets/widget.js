@@ -73,7 +73,9 @@
     ' box-shadow:0 4px 14px rgba(0,0,0,.25);display:flex;align-items:center;justify-content:center;',
     ' transition:transform .15s ease}',
     '.launcher:hover{transform:scale(1.05)}',
-    '.launcher:focus-visible{outline:3px solid var(--attune-accent,#3b5bdb);outline-offset:3px;',
+    // Focus: a near-black ring around a white one, visible on any host page and with any accent
+    // (an outline in the accent vanished with a light accent on a light page).
+    '.launcher:focus-visible{outline:3px solid #111;outline-offset:3px;',
     ' box-shadow:0 0 0 3px #fff,0 4px 14px rgba(0,0,0,.25)}',
     '.launcher svg{width:28px;height:28px;fill:currentColor}',
     '.launcher .icon-close{display:none}',
