@@ -428,15 +428,20 @@ func acceptedHandoff(t *testing.T, ts *consoleServer, agent, visitor *browser, a
 	return w, cid
 }
 
-// TestBrowserConsoleNarrow lays the console out at 320 CSS pixels wide (a phone, or a desktop
-// window zoomed to 400 %, WCAG's reflow width): the panes stack and the page scrolls, and none of
-// them (queue, transcript, details) may be squeezed to a sliver to fit the screen's height.
+// TestBrowserConsoleNarrow lays the console out at 320x640 (a phone, or a desktop window zoomed
+// to 400 %, WCAG's reflow width) and at 900x600 (a laptop window at half the screen): no sideways
+// scrolling, and no pane (queue, transcript, details) squeezed to a sliver to fit the height.
 func TestBrowserConsoleNarrow(t *testing.T) {
 	ts := newConsoleServer(t)
 	agent := newBrowser(t)
 	visitor := newBrowser(t)
-	agent.do("narrow viewport", chromedp.EmulateViewport(320, 640))
 	acceptedHandoff(t, ts, agent, visitor, "I want to talk to a person about my order, please.")
+	dir := os.Getenv("ATTUNE_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("screenshot directory: %v", err)
+	}
 
 	type pane struct {
 		Height, Content float64
@@ -445,29 +450,28 @@ func TestBrowserConsoleNarrow(t *testing.T) {
 		ViewW, ViewH, ScrollW float64
 		Queue, Log, Side      pane
 	}
-	got := eval[panes](agent, `(() => { const p = id => { const e = document.getElementById(id); return {Height: e.getBoundingClientRect().height, Content: e.scrollHeight}; };
+	for _, size := range [][2]int64{{320, 640}, {900, 600}} {
+		agent.do("viewport", chromedp.EmulateViewport(size[0], size[1]))
+		agent.waitFor("the new layout", fmt.Sprintf(`innerWidth === %d && innerHeight === %d`, size[0], size[1]), nil)
+		got := eval[panes](agent, `(() => { const p = id => { const e = document.getElementById(id); return {Height: e.getBoundingClientRect().height, Content: e.scrollHeight}; };
 	return {ViewW: innerWidth, ViewH: innerHeight, ScrollW: document.documentElement.scrollWidth, Queue: p('queue'), Log: p('log'), Side: p('side')}; })()`)
-	dir := os.Getenv("ATTUNE_SCREENSHOTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatalf("screenshot directory: %v", err)
-	}
-	agent.screenshot(filepath.Join(dir, "console-narrow.png"))
-	if got.ScrollW > got.ViewW+0.5 {
-		t.Errorf("at %g px wide the console scrolls sideways (%g px of content)", got.ViewW, got.ScrollW)
-	}
-	// A pane shows all its content or at least 40 % of the screen's height before it scrolls.
-	for _, p := range []struct {
-		name string
-		p    pane
-	}{{"queue", got.Queue}, {"details pane", got.Side}} {
-		if want := min(p.p.Content, 0.4*got.ViewH); p.p.Height < want-1 {
-			t.Errorf("at %gx%g the %s is squeezed to %.0f px high (content %.0f px); want at least %.0f", got.ViewW, got.ViewH, p.name, p.p.Height, p.p.Content, want)
+		agent.screenshot(filepath.Join(dir, fmt.Sprintf("console-%dx%d.png", size[0], size[1])))
+		if got.ScrollW > got.ViewW+0.5 {
+			t.Errorf("at %g px wide the console scrolls sideways (%g px of content)", got.ViewW, got.ScrollW)
 		}
-	}
-	if want := got.ViewH / 3; got.Log.Height < want {
-		t.Errorf("at %gx%g the transcript is squeezed to %.0f px high; want at least a third of the screen (%.0f px)", got.ViewW, got.ViewH, got.Log.Height, want)
+		// A pane shows all its content or at least 40 % of the screen's height before it scrolls.
+		for _, p := range []struct {
+			name string
+			p    pane
+		}{{"queue", got.Queue}, {"details pane", got.Side}} {
+			if want := min(p.p.Content, 0.4*got.ViewH); p.p.Height < want-1 {
+				t.Errorf("at %gx%g the %s is squeezed to %.0f px high (content %.0f px); want at least %.0f", got.ViewW, got.ViewH, p.name, p.p.Height, p.p.Content, want)
+			}
+		}
+		// About eight lines of messages.
+		if got.Log.Height < 160 {
+			t.Errorf("at %gx%g the transcript is squeezed to %.0f px high; want at least 160 px", got.ViewW, got.ViewH, got.Log.Height)
+		}
 	}
 }
 
