@@ -8,6 +8,7 @@ import (
 	"github.com/attune-chat/attune/web"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -139,4 +140,27 @@ func TestBrowserWidgetRetryKeepsFocus(t *testing.T) {
 	if got := eval[string](b, `document.activeElement === document.body ? 'body' : document.activeElement.id || document.activeElement.tagName`); got == "body" {
 		t.Errorf("after Retry with the keyboard the focus fell to the page's body")
 	}
+}
+
+// TestBrowserWidgetEmailKeepsFocus asks for a person while no agent is online and leaves an email
+// in the offline form with the keyboard: the form goes away once the address is saved, and the
+// focus must not be dropped on the page's body.
+func TestBrowserWidgetEmailKeepsFocus(t *testing.T) {
+	ts := newConsoleServer(t) // the hand-off queue, and no agent signed in
+	b := newBrowser(t)
+	c := chat{b: b, win: "window"}
+
+	b.navigate(ts.URL + "/widget/frame")
+	c.waitConnected()
+	c.waitMessages("the greeting", 1)
+	b.do("focus the message box", chromedp.Focus(chromedp.ID("input")))
+	c.send("I want to talk to a person please.")
+	c.waitFor("the offline email form", `document.getElementById('email-input') !== null && document.getElementById('email-input').getClientRects().length > 0`)
+	b.do("focus the email field", chromedp.Focus(chromedp.ID("email-input")))
+	b.keys("mia@example.com")
+	b.pressEnter()
+	c.waitFor("the thanks for the email", `/Thanks/.test(document.getElementById('status-sub').textContent)`)
+	time.Sleep(300 * time.Millisecond) // the server's answer (saved, or an error that brings the form back)
+	c.waitFor("the form gone", `document.getElementById('email-input').getClientRects().length === 0`)
+	checkFocusKept(t, b, "after sending the email with the keyboard")
 }

@@ -538,7 +538,10 @@
         if (!connected) { showNotice('Not connected right now; please try again in a moment.'); return; }
         sendRaw({ type: 'email', id: 'email', email: email });
         emailLeft = true;
+        var hadFocus = emailForm.contains(document.activeElement);
         emailForm.hidden = true;
+        // The form is gone with the focus in it: hand the keyboard to the message box.
+        if (hadFocus) $('input').focus();
         statusSub.textContent = 'Thanks — the team will reply to ' + email + '.';
       });
       statusEl.appendChild(emailForm);
