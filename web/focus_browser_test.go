@@ -4,8 +4,11 @@ package web_test
 // takes the focus must show an outline that no scrolling or clipping container cuts off.
 
 import (
+	"context"
 	"github.com/attune-chat/attune/bot"
 	"github.com/attune-chat/attune/intents"
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
 	"strings"
 	"testing"
 
@@ -149,4 +152,29 @@ func TestBrowserLauncherFocusContrast(t *testing.T) {
 	if got.Ratio < 3 {
 		t.Errorf("the focused launcher's outline (%s) has contrast %.2f:1 with the page, below 3:1", got.Outline, got.Ratio)
 	}
+}
+
+// TestBrowserConsoleAlertsButtonKeepsFocus turns desktop alerts on with the keyboard: the button
+// goes away once they are allowed, and the focus must not be dropped on the page's body.
+func TestBrowserConsoleAlertsButtonKeepsFocus(t *testing.T) {
+	ts := newConsoleServer(t)
+	agent := newBrowser(t)
+	explain := consoleExplain(agent)
+	agent.navigate(ts.URL + "/console")
+	agent.waitFor("the login form", `document.activeElement && document.activeElement.id === 'login-name'`, explain)
+	agent.keys(ts.login)
+	agent.do("focus the password", chromedp.Focus(chromedp.JSPath(`document.getElementById('login-password')`)))
+	agent.keys(ts.password)
+	agent.pressEnter()
+	agent.waitFor("the console with its alerts button", `window.__console.state().connected && !document.getElementById('notify-btn').hidden`, explain)
+	// The agent will say yes when the browser asks.
+	agent.do("allow notifications", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+			Permission: &cdpbrowser.PermissionDescriptor{Name: "notifications"}, Setting: cdpbrowser.PermissionSettingGranted, Origin: ts.URL})
+		return err
+	}))
+	agent.do("focus the alerts button", chromedp.Focus(chromedp.ID("notify-btn")))
+	agent.pressEnter()
+	agent.waitFor("the alerts button gone", `document.getElementById('notify-btn').hidden`, explain)
+	checkFocusKept(t, agent, "after turning desktop alerts on")
 }

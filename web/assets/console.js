@@ -565,6 +565,11 @@
     var b = $('notify-btn');
     if (!window.Notification) { b.hidden = true; return; }
     var p = Notification.permission;
+    if (p === 'granted' && !b.hidden && document.activeElement === b) {
+      // The button goes away with the focus on it: say it worked, keep the keyboard in the bar.
+      $('help-btn').focus();
+      announce('Desktop alerts are on.', false);
+    }
     b.hidden = p === 'granted';
     b.disabled = p === 'denied';
     b.textContent = p === 'denied' ? 'Desktop alerts blocked' : 'Enable desktop alerts';
