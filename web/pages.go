@@ -59,6 +59,9 @@ func loadAssets() (*assetSet, error) {
 	if a.frame, err = template.New("frame").Parse(string(a.files["frame.html"])); err != nil {
 		return nil, fmt.Errorf("parse frame.html: %w", err)
 	}
+	if !bytes.Contains(a.files["widget.js"], []byte(loaderDefaultPosition)) {
+		return nil, fmt.Errorf("widget.js has no %q line for widget.position", loaderDefaultPosition)
+	}
 	return a, nil
 }
 
@@ -70,11 +73,13 @@ type demoData struct {
 	SampleQuestions                    []string
 	WidgetSrc                          string
 	Accent                             template.CSS
+	Position                           string
 }
 
 // frameData feeds assets/frame.html.
 type frameData struct {
 	BusinessName, BotName string
+	Title                 string // widget.title: the header line under the bot's name
 	Accent                string
 	AssetBase             string
 	MaxMessageChars       int
@@ -86,7 +91,7 @@ func (s *Server) handleDemo(c echo.Context) error {
 	d := demoData{BusinessName: b.Name, Tagline: b.Tagline, Description: b.Description, Email: b.Contact.Email,
 		Phone: b.Contact.Phone, Address: b.Contact.Address, WidgetSrc: "/widget.js",
 		// The accent is validated as a hex colour at load, so it is safe inside CSS.
-		Accent: template.CSS(cfg.Widget.Accent)}
+		Accent: template.CSS(cfg.Widget.Accent), Position: cfg.Widget.Position}
 	if len(b.Hours) > 0 {
 		d.Hours = cfg.Schedule.Describe()
 	}
@@ -101,7 +106,7 @@ func (s *Server) handleDemo(c echo.Context) error {
 
 func (s *Server) handleFrame(c echo.Context) error {
 	cfg := s.engine.Understanding().Config
-	d := frameData{BusinessName: cfg.Business.Name, BotName: cfg.BotName(), Accent: cfg.Widget.Accent,
+	d := frameData{BusinessName: cfg.Business.Name, BotName: cfg.BotName(), Title: cfg.Widget.Title, Accent: cfg.Widget.Accent,
 		AssetBase: "/assets/" + s.assets.version, MaxMessageChars: cfg.Widget.MaxMessageChars}
 	// The frame may be embedded only by the business's own sites (or anywhere, if none are listed);
 	// its scripts and sockets come from this origin only.
@@ -126,10 +131,19 @@ func (s *Server) render(c echo.Context, t *template.Template, data any, csp stri
 	return c.HTMLBlob(http.StatusOK, buf.Bytes())
 }
 
+// loaderDefaultPosition is the line of assets/widget.js that handleWidgetJS rewrites with the
+// configured corner; parseAssets checks that it is there, so the setting cannot silently stop working.
+const loaderDefaultPosition = "var DEFAULT_POSITION = 'right';"
+
 func (s *Server) handleWidgetJS(c echo.Context) error {
 	// The loader's URL is pasted into customers' sites and cannot carry a version: cache briefly.
 	c.Response().Header().Set("Cache-Control", "public, max-age=300")
-	return c.Blob(http.StatusOK, "text/javascript; charset=utf-8", s.assets.files["widget.js"])
+	js := s.assets.files["widget.js"]
+	// widget.position is validated as left or right at load; a data-position attribute still wins.
+	if pos := s.engine.Understanding().Config.Widget.Position; pos == "left" {
+		js = bytes.Replace(js, []byte(loaderDefaultPosition), []byte("var DEFAULT_POSITION = 'left';"), 1)
+	}
+	return c.Blob(http.StatusOK, "text/javascript; charset=utf-8", js)
 }
 
 func (s *Server) handleAsset(c echo.Context) error {

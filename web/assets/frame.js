@@ -17,6 +17,7 @@
   var CFG = {
     business: root.getAttribute('data-business') || 'us',
     bot: root.getAttribute('data-bot') || 'Assistant',
+    title: root.getAttribute('data-title') || root.getAttribute('data-business') || 'us',
     accent: /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i.test(root.getAttribute('data-accent') || '')
       ? root.getAttribute('data-accent') : '#3b5bdb',
     maxChars: parseInt(root.getAttribute('data-max-chars'), 10) > 0
@@ -882,7 +883,7 @@
   // with the widget do not create a conversation for every page view.
   if (!embedded || !parentOrigin || store.get(K_TOKEN) || outboxRead().length) connect();
 
-  post({ attune: 'ready', title: 'Chat with ' + CFG.business, accent: CFG.accent });
+  post({ attune: 'ready', title: 'Chat with ' + CFG.title, accent: CFG.accent });
 
   // Read-only hook for headless-browser tests.
   window.__attune = Object.freeze({

@@ -23,8 +23,11 @@
   var ORIGIN = new URL(script.src, location.href).origin;
   var HEX = /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i;
 
+  // The business's corner (widget.position), written in by the server; data-position wins.
+  var DEFAULT_POSITION = 'right';
   var settings = {
-    position: script.getAttribute('data-position') === 'left' ? 'left' : 'right',
+    position: /^(left|right)$/.test(script.getAttribute('data-position') || '')
+      ? script.getAttribute('data-position') : DEFAULT_POSITION,
     accent: HEX.test(script.getAttribute('data-accent') || '') ? script.getAttribute('data-accent') : '',
     open: script.getAttribute('data-open') === 'true',
   };
