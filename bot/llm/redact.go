@@ -32,9 +32,16 @@ var (
 	cardRe = regexp.MustCompile(`\b\d(?:[ \-]?\d){12,18}\b`)
 	// phoneRe: an optional +, then digits with the separators people type.
 	phoneRe = regexp.MustCompile(`(?:\+|\b)\(?\d[\d \-().]{5,18}\d\b`)
-	nameRe  = regexp.MustCompile(`(?i:\b(?:my name is|my name's|name:|this is|i am|i'm|im|call me|it's|signed)\s+)((?:\p{Lu}[\p{Ll}'\-]+)(?:\s+\p{Lu}[\p{Ll}'\-]+){0,2})`)
+	nameRe  = regexp.MustCompile(`(?i:\b(?:my name is|my name's|name:|this is|i am|i'm|im|call me|it's|signed)\s+)(` + nameWords + `)`)
 	// placeholderRe finds what Redact wrote, so that Restore can put the originals back.
 	placeholderRe = regexp.MustCompile(`\[(EMAIL|PHONE|CARD|IBAN|NAME)_(\d+)\]`)
+)
+
+// nameWord is one capitalised word of a name, hyphens and apostrophes included: "Sarah",
+// "Jean-Pierre", "Ana-María", "O'Neil", "McDonald". nameWords is up to three of them.
+const (
+	nameWord  = `\p{Lu}(?:\p{Ll}+|'\p{Lu}\p{Ll}+)(?:\p{Lu}\p{Ll}+)?(?:[-']\p{Lu}?\p{Ll}+)*`
+	nameWords = nameWord + `(?:\s+` + nameWord + `){0,2}`
 )
 
 // notNames are capitalised words that follow "I'm"/"this is" without being a name.
@@ -106,7 +113,7 @@ func (r *Restorer) Redact(text string) string {
 		return r.placeholder(KindPhone, digitsOf(m), strings.TrimSpace(m))
 	})
 	text = replaceSubmatch(nameRe, text, func(name string) string {
-		first := strings.FieldsFunc(name, func(r rune) bool { return r == ' ' || r == '-' })[0]
+		first := strings.FieldsFunc(name, func(r rune) bool { return r == ' ' || r == '-' || r == '\'' })[0]
 		if notNames[first] {
 			return name
 		}

@@ -227,6 +227,8 @@ func TestRedact(t *testing.T) {
 		{"order 1045233 placed", "order 1045233 placed"},
 		{"Hi, my name is Sarah Connor and I'm Worried", "Hi, my name is [NAME_1] and I'm Worried"},
 		{"this is Ann. I'm Monday-busy", "this is [NAME_1]. I'm Monday-busy"},
+		{"my name is Jean-Pierre Dupont-Aignan, hi", "my name is [NAME_1], hi"},
+		{"I'm Ana-María O'Neil", "I'm [NAME_1]"},
 		{"i'm not sure, my name is not important", "i'm not sure, my name is not important"},
 	}
 	for _, tc := range tests {
