@@ -327,3 +327,32 @@ func TestPointingToAPersonIsNotAFailure(t *testing.T) {
 		t.Fatalf("after a correct hand-over answer the bot apologised for failing: %s", d.Details)
 	}
 }
+
+// Issue 4: the acknowledgement is personalised where it can be, with the visitor's name. A
+// visitor who introduced themselves is addressed by name, in that turn and later ones, also after
+// a restart; words after "I'm" that are not a name are not taken for one.
+func TestAcknowledgementUsesTheVisitorsName(t *testing.T) {
+	f := newFixture(t)
+	reply, _ := f.say(t, "a", "Hi, my name is Sarah Lee. This is the third time I'm asking, where is my order?! I'm furious")
+	if !strings.Contains(reply.Text, "Sarah") {
+		t.Errorf("reply %q does not use the name the visitor gave", reply.Text)
+	}
+	// A restart: the name comes back from the conversation's records.
+	e, err := bot.New(bot.Options{Store: f.db, Publisher: f.pub, Understanding: f.engine.Understanding(), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close(context.Background()) })
+	f.engine.Close(context.Background())
+	f.engine = e
+	reply, _ = f.say(t, "b", "STILL nothing, this is ridiculous, where is my order?!!")
+	if !strings.Contains(reply.Text, "Sarah") {
+		t.Errorf("after a restart the reply %q forgot the visitor's name", reply.Text)
+	}
+
+	g := newFixture(t)
+	reply, _ = g.say(t, "a", "I'm Furious, where is my order?! third time asking")
+	if strings.Contains(reply.Text, "Furious") {
+		t.Errorf("reply %q took a feeling for a name", reply.Text)
+	}
+}

@@ -66,6 +66,8 @@ type dialogue struct {
 	history []llm.Turn
 	// restorer keeps personal-data placeholders stable across the conversation's LLM turns.
 	restorer *llm.Restorer
+	// name is what the visitor said they are called, for personal acknowledgements.
+	name string
 }
 
 // historyTurns bounds the conversation kept in memory for the LLM.
@@ -93,6 +95,9 @@ type details struct {
 	LLM        *llmDetails       `json:"llm,omitempty"`
 	TieBreak   *tieBreak         `json:"tie_break,omitempty"`
 	Handoff    *handoff.Decision `json:"handoff,omitempty"`
+	// VisitorName is the name the visitor gave, kept so that a rebuilt conversation still
+	// addresses them by it (it is in the transcript already, and goes with it).
+	VisitorName string `json:"visitor_name,omitempty"`
 }
 
 // llmDetails records what the LLM layer did in a turn.
@@ -301,6 +306,10 @@ func (e *Engine) decide(ctx context.Context, k *knowledge, c *conversation, m st
 		}
 	}
 
+	if n := llm.IntroducedName(m.Text); n != "" {
+		st.name = n
+	}
+	det.VisitorName = st.name
 	if cfg.ToneEnabled() {
 		offer := personOfferContact
 		if handoffOn {
@@ -310,7 +319,7 @@ func (e *Engine) decide(ctx context.Context, k *knowledge, c *conversation, m st
 			offer = "" // the reply already says how a person comes in
 		}
 		reply := k.composer.Compose(empathy.Input{Tone: result, Trajectory: traj, Signals: signals,
-			Used: st.acks, Business: cfg.Business.Name, Bot: cfg.BotName(), Offer: offer}, text)
+			Used: st.acks, Business: cfg.Business.Name, Bot: cfg.BotName(), Offer: offer, VisitorName: st.name}, text)
 		if reply.AckKey != "" {
 			st.acks = append(st.acks, reply.AckKey)
 		}
@@ -555,6 +564,9 @@ func (e *Engine) restore(ctx context.Context, conv store.Conversation, before in
 		}
 		if det.Acks != nil {
 			st.acks = det.Acks
+		}
+		if det.VisitorName != "" {
+			st.name = det.VisitorName
 		}
 	}
 	if msgs, err := e.store.MessagesAfter(ctx, conversationID, max(0, before-1-historyTurns), 0); err == nil {

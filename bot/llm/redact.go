@@ -44,6 +44,23 @@ const (
 	nameWords = nameWord + `(?:\s+` + nameWord + `){0,2}`
 )
 
+// introRe finds a visitor naming themselves beyond doubt: "my name is …", "call me …", or a
+// greeting followed by "I'm …" / "this is …". A bare "I'm Furious" is not an introduction.
+var introRe = regexp.MustCompile(`(?i:\b(?:my name is|my name's|name:|call me)\s+|^\s*(?:hi|hello|hey|good (?:morning|afternoon|evening))(?:\s+there)?[\s,!.]+(?:i am|i'm|im|this is|it's)\s+)(` + nameWords + `)`)
+
+// IntroducedName returns the name a visitor gives for themselves in text ("my name is Sarah
+// Lee", "Hi, I'm Sam"), or "" when they give none; the reply composer addresses them by it.
+func IntroducedName(text string) string {
+	m := introRe.FindStringSubmatch(text)
+	if m == nil {
+		return ""
+	}
+	if first := strings.FieldsFunc(m[1], func(r rune) bool { return r == ' ' || r == '-' || r == '\'' })[0]; notNames[first] {
+		return ""
+	}
+	return m[1]
+}
+
 // notNames are capitalised words that follow "I'm"/"this is" without being a name.
 var notNames = map[string]bool{}
 
@@ -52,7 +69,9 @@ func init() {
 		Annoyed Angry Confused Worried Interested Waiting Calling Writing Asking About The A An In On At It This That
 		Please Thanks Ok Okay Fine Good Great Done Unable Able Afraid Glad New Ready Now From With Your Our My
 		Monday Tuesday Wednesday Thursday Friday Saturday Sunday Today Tomorrow Yesterday January February March April
-		May June July August September October November December Christmas Easter`) {
+		May June July August September October November December Christmas Easter
+		Furious Upset Frustrated Disappointed Desperate Fed Sick Tired Livid Mad Unhappy Concerned Anxious Nervous
+		Scared Stressed Panicking Lost Stuck Having Contacting Messaging Following Here Again`) {
 		notNames[w] = true
 	}
 }

@@ -586,3 +586,21 @@ func TestChecker_LinksWithAnyTopLevelDomain(t *testing.T) {
 		}
 	}
 }
+
+func TestIntroducedName(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Hi, my name is Sarah Lee. Where is my order?", "Sarah Lee"},
+		{"hello, I'm Sam and my parcel is late", "Sam"},
+		{"Hey there, this is Ana-María", "Ana-María"},
+		{"you can call me Jo", "Jo"},
+		{"I'm Furious, where is my order", ""},
+		{"Hi, I'm Still waiting", ""},
+		{"my name is not important", ""},
+		{"where is my order", ""},
+	}
+	for _, tc := range tests {
+		if got := IntroducedName(tc.in); got != tc.want {
+			t.Errorf("IntroducedName(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
