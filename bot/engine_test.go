@@ -356,3 +356,28 @@ func TestAcknowledgementUsesTheVisitorsName(t *testing.T) {
 		t.Errorf("reply %q took a feeling for a name", reply.Text)
 	}
 }
+
+// docs/configuration.md: acknowledgements take the placeholders of answers ({email}, {phone},
+// {hours} ...) plus {name}, and `attune check` accepts them; they must be filled in, not shown.
+func TestConfiguredAcknowledgementPlaceholders(t *testing.T) {
+	cfg, err := intents.Load(filepath.Join("testdata", "shop.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Tone.Acknowledgements = map[string]intents.Variants{"frustration": {{Text: "Sorry about this, {name} — you can also write to {email}."}}}
+	und, err := intents.Train(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t)
+	e, err := bot.New(bot.Options{Store: f.db, Publisher: f.pub, Understanding: und, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close(context.Background()) })
+	f.engine = e
+	reply, _ := f.say(t, "a", "This is the third time I'm asking, where is my order?! I'm furious")
+	if strings.Contains(reply.Text, "{") || !strings.Contains(reply.Text, "help@shop.example") {
+		t.Errorf("reply %q: want the configured acknowledgement with {email} filled in", reply.Text)
+	}
+}

@@ -319,7 +319,8 @@ func (e *Engine) decide(ctx context.Context, k *knowledge, c *conversation, m st
 			offer = "" // the reply already says how a person comes in
 		}
 		reply := k.composer.Compose(empathy.Input{Tone: result, Trajectory: traj, Signals: signals,
-			Used: st.acks, Business: cfg.Business.Name, Bot: cfg.BotName(), Offer: offer, VisitorName: st.name}, text)
+			Used: st.acks, Business: cfg.Business.Name, Bot: cfg.BotName(), Offer: offer, VisitorName: st.name,
+			Expand: func(s string) string { return cfg.Expand(s, e.now()) }}, text)
 		if reply.AckKey != "" {
 			st.acks = append(st.acks, reply.AckKey)
 		}

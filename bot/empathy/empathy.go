@@ -45,6 +45,9 @@ type Input struct {
 	// Business and Bot fill the {business} and {bot} placeholders of configured phrasing.
 	Business string
 	Bot      string
+	// Expand, when set, fills the configuration's other placeholders ({email}, {phone},
+	// {hours} ...), which configured acknowledgements may use like answers do.
+	Expand func(string) string
 	// Offer is the sentence that offers a person, as far as the business can offer one right now
 	// (the bot knows whether hand-off is possible; the composer must not promise more). Empty when
 	// the answer already offers one, or when nothing can be offered.
@@ -234,7 +237,8 @@ func (c *Composer) pickAck(in Input, t string, level int) (string, string) {
 
 var numberWords = []string{"", "once", "twice", "three times", "four times", "five times"}
 
-// fill expands {name}, {asks}, {business} and {bot}; without a name the address is dropped.
+// fill expands {name}, {asks}, {business} and {bot}, then the configuration's placeholders;
+// without a name the address is dropped.
 func fill(text string, in Input) string {
 	name := strings.TrimSpace(in.VisitorName)
 	if name == "" {
@@ -252,7 +256,11 @@ func fill(text string, in Input) string {
 		asks = "so many times"
 	}
 	r := strings.NewReplacer("{asks}", asks, "{business}", orDefault(in.Business, "our team"), "{bot}", orDefault(in.Bot, "I"))
-	return r.Replace(text)
+	text = r.Replace(text)
+	if in.Expand != nil {
+		text = in.Expand(text)
+	}
+	return text
 }
 
 func orDefault(s, d string) string {
