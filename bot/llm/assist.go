@@ -201,7 +201,7 @@ func (c *Client) callTool(ctx context.Context, op, system, user string, tool ope
 		ToolChoice: openai.ToolChoice{Type: openai.ToolTypeFunction, Function: openai.ToolFunction{Name: tool.Function.Name}},
 	}
 	req.Temperature = c.ep.temperature()
-	var args string
+	var msg openai.ChatCompletionMessage
 	err := c.guarded(ctx, op, func(ctx context.Context) error {
 		resp, err := c.api.CreateChatCompletion(ctx, req)
 		if err != nil {
@@ -210,20 +210,24 @@ func (c *Client) callTool(ctx context.Context, op, system, user string, tool ope
 		if len(resp.Choices) == 0 {
 			return &UnavailableError{Reason: ReasonBadResponse, detail: "no choices in the response"}
 		}
-		msg := resp.Choices[0].Message
-		for _, tc := range msg.ToolCalls {
-			if tc.Function.Name == tool.Function.Name {
-				args = tc.Function.Arguments
-				return nil
-			}
-		}
-		if raw := metaJSON.FindString(msg.Content); raw != "" && json.Valid([]byte(raw)) {
-			args = raw
-			return nil
-		}
-		return &UnavailableError{Reason: ReasonBadResponse, detail: "the model did not call " + tool.Function.Name}
+		msg = resp.Choices[0].Message
+		return nil
 	})
-	return args, err
+	if err != nil {
+		return "", err
+	}
+	for _, tc := range msg.ToolCalls {
+		if tc.Function.Name == tool.Function.Name {
+			return tc.Function.Arguments, nil
+		}
+	}
+	if raw := metaJSON.FindString(msg.Content); raw != "" && json.Valid([]byte(raw)) {
+		return raw, nil
+	}
+	// The endpoint works and the model answered, only not as asked: not a failure for the
+	// circuit breaker, which would otherwise stop the visitors' answers as well.
+	c.log.Warn("llm reply without the requested function call", "op", op)
+	return "", &UnavailableError{Reason: ReasonBadResponse, detail: "the model did not call " + tool.Function.Name}
 }
 
 // transcriptBlock renders the last max turns, redacted and delimited as data.

@@ -604,3 +604,26 @@ func TestIntroducedName(t *testing.T) {
 		}
 	}
 }
+
+// A model that ignores tool_choice and answers the tie-breaker or agent assist in prose (common
+// with local servers) has a working endpoint: that must not open the circuit breaker, which would
+// stop the visitors' answers too.
+func TestToolCallIgnoredDoesNotOpenTheBreaker(t *testing.T) {
+	e := newTestClient(t, nil)
+	for i := 0; i < DefaultBreakerFailures+1; i++ {
+		e.f.push(reply{content: []string{"I think the visitor means returns."}})
+		if _, err := e.c.ClassifyIntent(context.Background(), "send it back", []Choice{{"returns", ""}, {"rentals", ""}}); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("prose instead of a tool call: err %v, want ErrUnavailable", err)
+		}
+	}
+	if st := e.c.BreakerState(); st != "closed" {
+		t.Fatalf("breaker %s after answers without the tool call, want closed", st)
+	}
+	before := e.f.count("/v1/chat/completions")
+	if _, err := e.c.Answer(context.Background(), Request{Message: "do you rent bikes?"}, nil); err != nil {
+		t.Errorf("visitor answer after ignored tool calls: %v", err)
+	}
+	if e.f.count("/v1/chat/completions") != before+1 {
+		t.Error("the visitor's answer never reached the endpoint")
+	}
+}
