@@ -216,6 +216,9 @@ type conversation struct {
 	// owner is who looks after the conversation (bot, queued, agent, closed), guarded by e.mu;
 	// "" until known. It saves a database read on every turn.
 	owner string
+	// stale, guarded by e.mu, says that the conversation came back to the bot from a person:
+	// the next turn reloads the history from the store.
+	stale bool
 }
 
 // begin starts an operation on a conversation; the caller must call e.working.Done when it ends.

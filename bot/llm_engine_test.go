@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/attune-chat/attune/bot"
+	"github.com/attune-chat/attune/handoff"
 	"github.com/attune-chat/attune/intents"
+	"github.com/attune-chat/attune/store"
 )
 
 // chatFake is a minimal OpenAI-compatible endpoint: /v1/chat/completions streamed as
@@ -269,5 +271,49 @@ func TestEveryEndpointFailureEndsInAReply(t *testing.T) {
 				t.Errorf("text was streamed as %q but the stored reply names stream %q: the partial text stays on screen", streamID, finalStream)
 			}
 		})
+	}
+}
+
+// After a person hands the conversation back, the bot's next LLM answer must know what was said
+// meanwhile: the agent's replies and the visitor's messages to them belong to the history.
+func TestHistoryAfterAnAgentIncludesTheirExchange(t *testing.T) {
+	f := newChatFake(t)
+	fx := newLLMFixture(t, f, nil)
+	q := withQueue(t, fx)
+	// withQueue rebuilt the engine without the LLM: put it back, with the queue.
+	e, err := bot.New(bot.Options{Store: fx.db, Publisher: fx.pub, Understanding: llmUnderstanding(t, f, nil), Logger: quiet,
+		Getenv: func(string) string { return "" }, Handoff: q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close(context.Background()) })
+	fx.engine = e
+	fx.say(t, "a", "I want to talk to a human")
+	if err := q.Connect(handoff.Agent{ID: "ag", Name: "Ada"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Accept(context.Background(), "ag", fx.conv.ID); err != nil {
+		t.Fatal(err)
+	}
+	fx.engine.SetOwner(fx.conv.ID, store.StateAgent)
+	if _, _, err := fx.engine.Receive(context.Background(), fx.conv.ID, "b", "my parcel 5531 is lost", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := fx.engine.AgentSay(context.Background(), fx.conv.ID, "ag1", "Ada", "I have sent a replacement for parcel 5531 today.", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.ReturnToBot(context.Background(), "ag", fx.conv.ID); err != nil {
+		t.Fatal(err)
+	}
+	fx.engine.SetOwner(fx.conv.ID, store.StateBot)
+	if _, d := fx.say(t, "c", "what is the weather tomorrow in Paris for shipping"); d.Source != bot.SourceLLM {
+		t.Fatalf("answer from %s, want the LLM", d.Source)
+	}
+	reqs := f.requests()
+	last := reqs[len(reqs)-1]
+	for _, want := range []string{"parcel 5531 is lost", "sent a replacement for parcel 5531"} {
+		if !strings.Contains(last, want) {
+			t.Errorf("the LLM request lacks %q from the agent's part of the conversation", want)
+		}
 	}
 }

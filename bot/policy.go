@@ -152,6 +152,13 @@ func (e *Engine) respond(ctx context.Context, c *conversation, m store.Message) 
 	default:
 		return nil // a person owns the conversation: the bot stays silent
 	}
+	e.mu.Lock()
+	stale := c.stale
+	c.stale = false
+	e.mu.Unlock()
+	if stale {
+		e.reloadHistory(ctx, c.state, c.id, m.Seq)
+	}
 	e.pub.Publish(c.id, Event{Typing: &Typing{From: FromBot, On: true}})
 	defer e.pub.Publish(c.id, Event{Typing: &Typing{From: FromBot, On: false}})
 
@@ -192,6 +199,9 @@ func (e *Engine) SetOwner(conversationID, state string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if c, ok := e.convs[conversationID]; ok {
+		if state == store.StateBot && c.owner != "" && c.owner != store.StateBot {
+			c.stale = true // the bot did not see what was said while it was away
+		}
 		c.owner = state
 	} // not in memory: the store's state is read when the conversation next speaks
 }
@@ -570,12 +580,23 @@ func (e *Engine) restore(ctx context.Context, conv store.Conversation, before in
 			st.name = det.VisitorName
 		}
 	}
-	if msgs, err := e.store.MessagesAfter(ctx, conversationID, max(0, before-1-historyTurns), 0); err == nil {
-		for _, m := range msgs {
-			if m.Seq < before {
-				st.remember(m.From, m.Text)
-			}
+	e.reloadHistory(ctx, st, conversationID, before)
+	return st
+}
+
+// reloadHistory replaces the remembered history with the stored messages before seq before:
+// after a restart, and when a person hands the conversation back (what the visitor and the agent
+// said meanwhile is part of it; the bot did not see it go by).
+func (e *Engine) reloadHistory(ctx context.Context, st *dialogue, conversationID string, before int64) {
+	msgs, err := e.store.MessagesAfter(ctx, conversationID, max(0, before-1-historyTurns), 0)
+	if err != nil {
+		e.log.Warn("reload conversation history", "conversation", conversationID, "error", err)
+		return
+	}
+	st.history = nil
+	for _, m := range msgs {
+		if m.Seq < before {
+			st.remember(m.From, m.Text)
 		}
 	}
-	return st
 }
