@@ -145,6 +145,13 @@ func TestHandoffKeepsTheAnswer(t *testing.T) {
 			}
 		})
 	}
+	// A visitor who asks for a person gets one, not the bot's answer on top.
+	f := newFixture(t)
+	withQueue(t, f)
+	reply, d := f.say(t, "a", "where is my order, I want a human")
+	if d.Rule != bot.RuleHandoffPrefix+handoff.ReasonAskedForPerson || strings.Contains(reply.Text, "Track your order") {
+		t.Errorf("asked for a person: %s, reply %q; want the hand-off explanation alone", d.Rule, reply.Text)
+	}
 }
 
 // The unanswered streak starts again after a hand-off. The decision record must say so, or a

@@ -295,8 +295,9 @@ func (e *Engine) decide(ctx context.Context, k *knowledge, c *conversation, m st
 				e.log.Error("hand-off failed; pointing to the team's contact details", "conversation", c.id, "error", err)
 			} else {
 				text = cfg.Expand(hd.Explanation, e.now())
-				if keep := out.kept(); keep != "" {
-					// The answer stays (an LLM's was already streamed): the person comes in addition.
+				// The answer stays (an LLM's was already streamed): the person comes in addition.
+				// Not when the visitor asked for a person: they asked for that, not for the bot.
+				if keep := out.kept(); keep != "" && hd.Reason != handoff.ReasonAskedForPerson {
 					text = cfg.Expand(keep, e.now()) + "\n\n" + text
 				}
 				if o.Offline && o.Message != "" {
