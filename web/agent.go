@@ -140,7 +140,7 @@ func (s *Server) handleAgentSocket(c echo.Context) error {
 	}
 	// Cross-site websocket hijacking: the cookie would ride along with any page's socket.
 	if present, same := s.sameOrigin(r); !present || !same {
-		s.log.Info("agent socket refused: foreign or missing origin", "agent", sess.agent.ID)
+		s.logOriginRefused("agent socket refused: foreign or missing origin", r, "agent", sess.agent.ID)
 		return jsonError(c, http.StatusForbidden, "the agent socket is only open to this server's own console page")
 	}
 	conn, err := agentUpgrader.Upgrade(c.Response(), r, nil)

@@ -70,7 +70,10 @@ func startConsoleWith(t *testing.T, opt Options, wrap func(*store.DB) AgentStore
 	if err != nil {
 		t.Fatal(err)
 	}
-	opt.Engine, opt.Store, opt.Hub, opt.Logger, opt.Handoff, opt.Agents, opt.Relay = engine, db, hub, quiet, q, db, relay
+	if opt.Logger == nil {
+		opt.Logger = quiet
+	}
+	opt.Engine, opt.Store, opt.Hub, opt.Handoff, opt.Agents, opt.Relay = engine, db, hub, q, db, relay
 	if wrap != nil {
 		opt.Agents = wrap(db)
 	}

@@ -158,12 +158,11 @@ func secureRequest(r *http.Request) bool {
 }
 
 // sameOrigin reports whether the request's Origin header names this server (over TLS, with the
-// https scheme). An absent header
-// is reported separately: browsers always send it on POST and websocket requests. This server's
-// host is the request's Host or, from a trusted reverse proxy, the X-Forwarded-Host it reports:
-// nginx and Apache pass requests on with their upstream's Host by default, and the browser's
-// Origin names the public one. (A page on another site cannot add that header to a socket or a
-// simple POST, so it cannot pass for us through it either.)
+// https scheme). An absent header is reported separately: browsers always send it on POST and
+// websocket requests. This server's host is the request's Host or, from a trusted reverse proxy,
+// the X-Forwarded-Host it reports: nginx and Apache pass requests on with their upstream's Host
+// by default, and the browser's Origin names the public one. (A page on another site cannot add
+// that header to a socket or a simple POST, so it cannot pass for us through it either.)
 func (s *Server) sameOrigin(r *http.Request) (present, same bool) {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -189,6 +188,15 @@ func (s *Server) sameOrigin(r *http.Request) (present, same bool) {
 		}
 	}
 	return true, false
+}
+
+// logOriginRefused tells the operator why a browser request was refused as foreign: most often
+// the server sits behind a reverse proxy that passes requests on with its upstream's Host, and
+// the origin, the host it was compared with and the fix are what it takes to see that.
+func (s *Server) logOriginRefused(msg string, r *http.Request, attrs ...any) {
+	attrs = append(attrs, "origin", r.Header.Get("Origin"), "host", r.Host,
+		"hint", "behind a reverse proxy, pass the public Host on or list the proxy in --trusted-proxies with X-Forwarded-Host set")
+	s.log.Warn(msg, attrs...)
 }
 
 // peerTrusted reports whether the request's TCP peer is one of the trusted reverse proxies.
@@ -324,6 +332,7 @@ func (s *Server) handleLogin(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
 	// Login CSRF: a foreign page must not log a browser into the attacker's account.
 	if present, same := s.sameOrigin(r); present && !same {
+		s.logOriginRefused("console login refused: foreign origin", r)
 		return jsonError(c, http.StatusForbidden, "log in from this server's own console page")
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxLoginBody+1))

@@ -3,13 +3,17 @@ package web
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/attune-chat/attune/intents"
+	"github.com/attune-chat/attune/internal/syncbuf"
 	"github.com/attune-chat/attune/store"
 	"github.com/gorilla/websocket"
 	"golang.org/x/crypto/bcrypt"
@@ -250,6 +254,64 @@ func TestConsoleOriginSchemeBehindTLS(t *testing.T) {
 		}
 		if resp == nil || resp.StatusCode != tc.want {
 			t.Errorf("agent socket over TLS from %s: err=%v resp=%v, want HTTP %d", tc.origin, err, resp, tc.want)
+		}
+	}
+}
+
+// The widget frame is served from this server, so its visitor socket is always from our own
+// origin, also behind a proxy that passes requests on with its upstream's Host: there only the
+// trusted proxy's X-Forwarded-Host names the public host.
+func TestVisitorOriginBehindAProxy(t *testing.T) {
+	srv, _ := startServer(t, func(c *intents.Config) { c.Widget.AllowedOrigins = []string{"https://shop.example"} })
+	srv.trustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	for _, tc := range []struct {
+		name, peer, origin string
+		want               bool
+	}{
+		{"our frame through the trusted proxy", "10.1.1.1:443", "https://chat.example", true},
+		{"an allowed site through the trusted proxy", "10.1.1.1:443", "https://shop.example", true},
+		{"another site through the trusted proxy", "10.1.1.1:443", "https://evil.example", false},
+		{"the header from an untrusted peer", "203.0.113.9:5000", "https://chat.example", false},
+	} {
+		r := httptest.NewRequest("GET", "http://127.0.0.1:8080/ws/visitor", nil)
+		r.RemoteAddr = tc.peer
+		r.Header.Set("Origin", tc.origin)
+		r.Header.Set("X-Forwarded-Host", "chat.example")
+		if got := srv.checkOrigin(r); got != tc.want {
+			t.Errorf("%s: checkOrigin = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// A refused Origin is most often a proxy that hides the public host, not an attack: the operator
+// finds the origin, the host it was compared with and the fix in the log.
+func TestOriginRefusalIsLoggedWithTheFix(t *testing.T) {
+	logs := &syncbuf.Buffer{}
+	e := startConsole(t, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	e.addAgent(t, "ana", "correct horse battery", 2)
+	hdr := map[string]string{"Origin": "https://chat.example.com", "X-Forwarded-Host": "chat.example.com"}
+	if r := e.api(t, "POST", "/console/api/login", map[string]string{"login": "ana", "password": "correct horse battery"}, nil, hdr); r.status != 403 {
+		t.Fatalf("login from another origin: %d, want 403", r.status)
+	}
+	ck, _ := e.login(t, "ana", "correct horse battery")
+	h := http.Header{"Origin": {"https://chat.example.com"}, "Cookie": {ck.String()}}
+	if _, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(e.ts.URL, "http")+"/ws/agent", h); err == nil || resp == nil || resp.StatusCode != 403 {
+		t.Fatalf("agent socket from another origin: err=%v resp=%v, want 403", err, resp)
+	}
+	host := strings.TrimPrefix(e.ts.URL, "http://")
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	var refused []string
+	for _, l := range lines {
+		if strings.Contains(l, "refused") {
+			refused = append(refused, l)
+		}
+	}
+	if len(refused) != 2 {
+		t.Fatalf("log lines about refusals: %q, want one for the login and one for the socket", refused)
+	}
+	for _, l := range refused {
+		if !strings.Contains(l, "origin=https://chat.example.com") || !strings.Contains(l, "host="+host) || !strings.Contains(l, "--trusted-proxies") {
+			t.Errorf("log line %q: want the origin, the host it was compared with and the --trusted-proxies fix", l)
 		}
 	}
 }

@@ -71,8 +71,9 @@ type Options struct {
 	SessionCheck time.Duration
 	// TrustedProxies are the reverse proxies in front of Attune whose X-Forwarded-For is believed
 	// when counting failed console logins per client address, and whose X-Forwarded-Host names
-	// this server's public host for the console's Origin checks. Empty: the peer address counts,
-	// so behind a proxy every client shares one limit, and only the request's Host is this server.
+	// this server's public host for the Origin checks of both sockets and the console login.
+	// Empty: the peer address counts, so behind a proxy every client shares one limit, and only
+	// the request's Host is this server.
 	TrustedProxies []netip.Prefix
 }
 
@@ -256,12 +257,11 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 	if origin == "" {
 		return true // not a browser
 	}
-	u, err := url.Parse(origin)
-	if err != nil {
+	if _, err := url.Parse(origin); err != nil {
 		return false
 	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
+	if _, same := s.sameOrigin(r); same {
+		return true // our frame, also behind a trusted proxy that rewrites Host
 	}
 	allowed := s.engine.Understanding().Config.Widget.AllowedOrigins
 	if len(allowed) == 0 {

@@ -1247,9 +1247,10 @@ func TestHandoffAgentRemovedWhileServing(t *testing.T) {
 	}
 }
 
-// Until the server cuts a removed agent's console off, the agent may still finish the chat: a
-// close in that window is what the database keeps, not the CLI's re-queue (which would bring the
-// ended conversation back as waiting at the next start).
+// A close the agent sent just before `attune agent remove` ran, already past its socket's session
+// check, is what the database keeps, not the CLI's re-queue (which would bring the ended
+// conversation back as waiting at the next start). The socket itself refuses anything sent after
+// the removal, so the close is made on the queue directly, as the socket would have made it.
 func TestHandoffAgentRemovedThenClosesTheChat(t *testing.T) {
 	td, db, _ := handoffSetupWith(t, 60, web.Options{SessionCheck: time.Hour},
 		[4]string{"ana", "Ana", "orders", "3"},
@@ -1261,7 +1262,9 @@ func TestHandoffAgentRemovedThenClosesTheChat(t *testing.T) {
 	if err := agentCommand(context.Background(), []string{"remove", "ana", "--db", db}, strings.NewReader(""), &out, &errOut); err != nil {
 		t.Fatalf("attune agent remove ana: %v\n%s", err, errOut.String())
 	}
-	ana.do(map[string]any{"type": "close", "id": "c", "conversation_id": v.conversationID, "resolution": "resolved"})
+	if err := td.queue.Close(context.Background(), ana.id, v.conversationID, "resolved"); err != nil {
+		t.Fatalf("close by the removed agent's socket: %v", err)
+	}
 	v.until("state closed", isState("closed"))
 	td.stopNow() // every save is flushed before the database closes
 

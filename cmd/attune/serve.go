@@ -47,7 +47,8 @@ Flags (each has an environment variable; a flag wins over its variable):
   --trusted-proxies LIST  ATTUNE_TRUSTED_PROXIES
                      reverse proxies in front of Attune (IP addresses or CIDR ranges,
                      comma-separated) whose X-Forwarded-For names the client for the console's
-                     login limit (default none: the peer address counts)
+                     login limit and whose X-Forwarded-Host names the public host for the
+                     Origin checks (default none: the peer address and the Host count)
 `
 
 func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
