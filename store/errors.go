@@ -29,6 +29,11 @@ var ErrInvalid = errors.New("invalid")
 // write was not stored and the caller must not acknowledge it.
 var ErrFull = errors.New("storage full")
 
+// ErrOpenHandoff reports that a visitor cannot be deleted yet: one of their conversations is
+// waiting for an agent or with one. A running server holds that hand-off in its queue, which
+// would go on trying to save it; it must be closed (or handed back to the bot) first.
+var ErrOpenHandoff = errors.New("a conversation is waiting for an agent or with one")
+
 // ErrReadOnly reports that the database cannot be written: the file, its
 // directory or the file system is read-only for this process. Nothing was
 // stored.

@@ -149,13 +149,31 @@ func queryAll[T any](ctx context.Context, tx *sql.Tx, query string, scan func(*s
 // purge). It returns how many conversations went; an unknown visitor gives
 // ErrNotFound.
 //
-// A running server may still hold the visitor's conversation in memory (an
-// open socket, a queued hand-off): appending to it then gives ErrNotFound,
-// and the resume token no longer finds it, so the widget starts a new
-// conversation when it reconnects.
+// A visitor with a conversation waiting for an agent or with one is not
+// deleted (ErrOpenHandoff, naming the conversations): a running server holds
+// that hand-off in its queue. Otherwise a running server may still hold the
+// visitor's conversation in memory (an open socket): appending to it then
+// gives ErrNotFound, and the resume token no longer finds it, so the widget
+// starts a new conversation when it reconnects.
 func (db *DB) DeleteVisitor(ctx context.Context, visitorID string) (int, error) {
 	var deleted int
 	err := db.write(ctx, func(ctx context.Context, tx *wtx, _ time.Time) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM conversations WHERE visitor_id = ? AND state IN (?, ?) ORDER BY created_at`,
+			visitorID, StateQueued, StateAgent)
+		if err != nil {
+			return err
+		}
+		open, err := collect(rows, func(rows *sql.Rows) (string, error) {
+			var id string
+			err := rows.Scan(&id)
+			return id, err
+		})
+		if err != nil {
+			return err
+		}
+		if len(open) > 0 {
+			return fmt.Errorf("%w (%s): close it in the agent console, or let the agent hand it back to the bot, then delete again", ErrOpenHandoff, strings.Join(open, ", "))
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM conversations WHERE visitor_id = ?`, visitorID).Scan(&n); err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,6 +139,21 @@ func TestDeleteVisitor(t *testing.T) {
 	f := newVisitorFixture(t)
 	ctx := context.Background()
 	db := f.db
+	// Jane is still with an agent: a running server holds that hand-off, so she is not deleted yet.
+	if n, err := db.DeleteVisitor(ctx, f.jane); !errors.Is(err, store.ErrOpenHandoff) || n != 0 || !strings.Contains(err.Error(), f.janeConvs[0]) {
+		t.Fatalf("DeleteVisitor with an open hand-off = %d, %v; want ErrOpenHandoff naming %s", n, err, f.janeConvs[0])
+	}
+	if _, err := db.Conversation(ctx, f.janeConvs[0]); err != nil {
+		t.Fatalf("the refused delete took the conversation: %v", err)
+	}
+	closed, err := db.HandoffRecord(ctx, f.handoffID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.State, closed.EndedAt, closed.Resolution, closed.Version = store.StateClosed, closed.AcceptedAt.Add(time.Minute), "resolved", closed.Version+1
+	if applied, err := db.SaveHandoffRecord(ctx, closed); err != nil || !applied {
+		t.Fatalf("close the hand-off = %v, %v", applied, err)
+	}
 	n, err := db.DeleteVisitor(ctx, f.jane)
 	if err != nil || n != 2 {
 		t.Fatalf("DeleteVisitor = %d, %v; want 2 conversations", n, err)

@@ -34,6 +34,8 @@ delete erases all of it. The text is overwritten in the database file, not just
 unlinked; backups taken before keep what they hold. It may run while the server
 runs on the same file; a visitor still connected to a deleted conversation gets
 an error for their next message and a new conversation when the widget reconnects.
+A visitor whose conversation is waiting for an agent or with one is not deleted:
+close it in the console (or hand it back to the bot) first.
 
 Flags:
   --email ADDRESS      the address to look for (find)
