@@ -857,6 +857,9 @@ func suggestionsOf(ss []handoff.Suggestion) []suggestionJSON {
 // suggest answers with reply suggestions for the conversation the agent owns: templates at once,
 // or, with an LLM configured, the model's replies (checked like bot answers) ahead of them. The
 // model may take seconds, so it runs off the reader goroutine.
+// suggestWindow is how many of the latest messages reply suggestions read.
+const suggestWindow = 40
+
 func (ac *agentConn) suggest(f agentInFrame) {
 	s := ac.s
 	if err := s.handoff.Authorize(ac.agent.ID, f.ConversationID); err != nil {
@@ -875,16 +878,23 @@ func (ac *agentConn) suggest(f agentInFrame) {
 			ac.fail(f, err)
 			return
 		}
-		msgs, err := s.store.MessagesAfter(ctx, conv.ID, max(0, conv.LastSeq-40), 0)
+		// The whole transcript: the summary must say what the visitor first came for (the
+		// summarizer keeps the opening and the latest messages of a long chat), while the
+		// suggested replies only need the latest suggestWindow messages.
+		msgs, err := s.store.MessagesAfter(ctx, conv.ID, 0, 0)
 		if err != nil {
 			ac.fail(f, fmt.Errorf("transcript of %s: %w", conv.ID, err))
 			return
 		}
+		all := make([]llm.Turn, len(msgs))
+		for i := range msgs {
+			all[i] = llm.Turn{From: msgs[i].From, Text: msgs[i].Text}
+		}
+		msgs = msgs[max(0, len(msgs)-suggestWindow):]
+		turns := all[len(all)-len(msgs):]
 		cms := make([]consoleMessage, len(msgs))
-		turns := make([]llm.Turn, len(msgs))
 		for i := range msgs {
 			cms[i] = consoleMessage{From: msgs[i].From, Text: msgs[i].Text}
-			turns[i] = llm.Turn{From: msgs[i].From, Text: msgs[i].Text}
 		}
 		var card *handoffCard
 		if t, ok := s.handoff.Ticket(conv.ID); ok {
@@ -894,7 +904,7 @@ func (ac *agentConn) suggest(f agentInFrame) {
 		out := suggestionsOf(handoff.Suggest(in, 3))
 		mood := llm.Tone{Dominant: in.Tone.Dominant, Intensity: in.Tone.Intensity}
 		// Summarize returns the template summary beside its error, so there is always one to show.
-		sum, err := s.engine.Assistant().Summarize(ctx, turns, mood)
+		sum, err := s.engine.Assistant().Summarize(ctx, all, mood)
 		if err != nil {
 			s.log.Warn("llm hand-off summary unavailable; template used", "conversation", conv.ID, "reason", llm.Reason(err))
 		}

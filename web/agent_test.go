@@ -889,3 +889,27 @@ func TestLoginLimitPerClientBehindAProxy(t *testing.T) {
 		})
 	}
 }
+
+// The hand-off summary says what the visitor first came for, even in a chat longer than the
+// latest messages the reply suggestions read.
+func TestSummaryOfALongConversationKeepsItsOpening(t *testing.T) {
+	e := startConsole(t, Options{})
+	a, _, _, _ := e.mustAgent(t, "ana", 2)
+	_, conv, _ := e.visitorQueued(t)
+	a.send(map[string]any{"type": "accept", "id": "acc", "conversation_id": conv})
+	if f := a.next(replyTo("acc")); f.str("type") != "ack" {
+		t.Fatalf("accept: %v", f)
+	}
+	for i := range 2 * suggestWindow {
+		from := []string{store.FromAgent, store.FromVisitor}[i%2]
+		if _, _, err := e.db.AppendMessage(context.Background(), store.Message{ConversationID: conv, From: from, Text: fmt.Sprintf("detail number %d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.send(map[string]any{"type": "suggest", "id": "s1", "conversation_id": conv})
+	sf := a.next(typed("suggestions"))
+	sum, _ := sf["summary"].(map[string]any)
+	if wants, _ := sum["wants"].(string); !strings.Contains(wants, "talk to a human") {
+		t.Fatalf("summary of a %d-message chat: wants %q; want the opening request (\"I want to talk to a human please\")", 2*suggestWindow+3, wants)
+	}
+}
