@@ -36,8 +36,11 @@ func TestBrowserWidgetEscape(t *testing.T) {
 
 	// Open again, then go back to the launcher (Shift+Tab out of the chat would do the same).
 	b.pressEnter()
-	b.waitFor("the panel open again", isOpen, nil)
+	// Opening moves the focus into the message box a moment later: wait for it, or that move
+	// could take the focus from the launcher after the test has put it there.
+	b.waitFor("the panel open again with the focus in the message box", isOpen+` && (`+panelWinJS+`).document.activeElement.id === 'input'`, nil)
 	b.do("focus the launcher", chromedp.Focus(chromedp.JSPath(launcherJS)))
+	b.waitFor("the focus on the launcher", onLauncher, nil)
 	b.keys(kb.Escape)
 	b.waitFor("Escape on the launcher to close the open panel", `!`+isOpen, nil)
 	if !eval[bool](b, onLauncher) {
