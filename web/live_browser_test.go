@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +209,67 @@ func TestBrowserLiveQueueReasonOnce(t *testing.T) {
 	}
 	if n := times(heard(b, c.win, "status"), reason); n != 1 {
 		t.Errorf("three queue updates with the same reason wrote the reason %d times into the live status line, want once: %q", n, heard(b, c.win, "status"))
+	}
+}
+
+// recordSpokenFromStart has every document the browser loads from now on (frames included) record
+// in window.__spoken the text added under a live region, from before the page's own scripts run.
+// Text added to a live region already in the page is announced; a live region inserted whole, with
+// its content, is not.
+func recordSpokenFromStart(b *browser) {
+	b.t.Helper()
+	const src = `(() => {
+	window.__spoken = [];
+	new MutationObserver(ms => { for (const m of ms) {
+		const t = m.target.nodeType === 1 ? m.target : m.target.parentElement;
+		const live = t && t.closest('[aria-live]:not([aria-live="off"]), [role="log"], [role="status"], [role="alert"]');
+		if (!live) continue;
+		if (m.type === 'characterData') { if (m.target.data.trim()) window.__spoken.push(m.target.data); continue; }
+		for (const n of m.addedNodes) if (n.textContent.trim()) window.__spoken.push(n.textContent);
+	} }).observe(document, {childList: true, subtree: true, characterData: true});
+})()`
+	_, err := chromedp.Run(b.ctx, func(ctx context.Context, tg *chromedp.Target) (page.AddScriptToEvaluateOnNewDocumentResult, error) {
+		return cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: src})
+	})
+	if err != nil {
+		b.t.Fatalf("record live regions from the start: %v", err)
+	}
+}
+
+// TestBrowserLiveHistoryNotReadOnLoad reloads a visible chat panel (the frame opened directly,
+// as with data-open="true"): the replayed history must not be poured message by message into the
+// transcript's live region, or a screen reader reads the whole conversation out on every page
+// load. A message arriving after the replay is still announced, once.
+func TestBrowserLiveHistoryNotReadOnLoad(t *testing.T) {
+	ts := newTestServer(t)
+	b := newBrowser(t)
+	c := chat{b: b, win: "window"}
+
+	b.navigate(ts.URL + "/widget/frame")
+	c.waitConnected()
+	c.waitMessages("the greeting", 1)
+	b.do("click the message box", chromedp.Click(chromedp.ID("input")))
+	question, _ := ts.faq(t)
+	_, reply := c.sendAndAwaitReply(question)
+	before := len(confirmed(c.transcript()))
+
+	recordSpokenFromStart(b)
+	b.navigate(ts.URL + "/widget/frame")
+	c.waitConnected()
+	c.waitMessages("the replayed history", before)
+	spoken := eval[[]string](b, `window.__spoken`)
+	for _, text := range []string{question, reply.Text} {
+		if n := times(spoken, text); n != 0 {
+			t.Errorf("on page load the replayed history entered the transcript's live region: %q was announced %d time(s); all added: %q", abbreviate(text), n, spoken)
+		}
+	}
+
+	const news = "Hi, this is Ana from the team."
+	if _, _, err := ts.engine.AgentSay(context.Background(), c.state().ConversationID, "", "Ana", news, nil); err != nil {
+		t.Fatalf("agent message: %v", err)
+	}
+	c.waitFor("the agent's message", fmt.Sprintf(`Array.from(document.querySelectorAll('#log .bubble')).some(b => b.textContent === %s)`, jsString(news)))
+	if n := times(eval[[]string](b, `window.__spoken`), news); n != 1 {
+		t.Errorf("a message arriving after the replay was announced %d times, want once: %q", n, eval[[]string](b, `window.__spoken`))
 	}
 }

@@ -31,6 +31,10 @@ type welcomeFrame struct {
 	State          string `json:"state"`
 	Resumed        bool   `json:"resumed"`
 	MaxChars       int    `json:"max_chars"`
+	// LastSeq is the conversation's latest seq when the hello was answered: the replay that
+	// follows ends there, and anything above it is new. A client uses it to tell history (not
+	// announced again) from new messages.
+	LastSeq int64 `json:"last_seq"`
 }
 
 type ackFrame struct {

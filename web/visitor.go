@@ -252,7 +252,7 @@ func (c *client) hello(f inFrame) {
 	// Subscribe before reading history: anything stored from now on is held, then merged in order.
 	s.hub.subscribe(conv.ID, c)
 	c.sendFrame(welcomeFrame{Type: "welcome", ConversationID: conv.ID, Token: token, State: conv.State, Resumed: resumed,
-		MaxChars: s.engine.Understanding().Config.Widget.MaxMessageChars})
+		MaxChars: s.engine.Understanding().Config.Widget.MaxMessageChars, LastSeq: conv.LastSeq})
 	if resumed {
 		s.sendHandoffState(c, conv.ID)
 	}

@@ -404,3 +404,26 @@ func TestVisitorLeavingWhileTypingStopsTheIndicator(t *testing.T) {
 		t.Fatalf("typing frame %v, want off", f)
 	}
 }
+
+// welcome carries the conversation's latest seq, so a client replaying the history knows where
+// the replay ends and which messages are new (the widget builds the history off-page and has only
+// the new ones announced by screen readers).
+func TestWelcomeCarriesTheLatestSeq(t *testing.T) {
+	e := startConsole(t, Options{})
+	v := e.dialVisitor(t)
+	v.send(map[string]any{"type": "hello"})
+	w := v.next(typed("welcome"))
+	if got, ok := w["last_seq"].(float64); !ok || got != 0 {
+		t.Fatalf("welcome of a new conversation %v: want last_seq 0 (the greeting follows)", w)
+	}
+	v.next(typed("message")) // the greeting, seq 1
+	const history = 5
+	e.addHistory(t, w.str("conversation_id"), history)
+	for _, from := range []int{0, 3, history + 1} {
+		r := e.dialVisitor(t)
+		r.send(map[string]any{"type": "hello", "token": w.str("token"), "last_seq": from})
+		if f := r.next(typed("welcome")); f["last_seq"] != float64(history+1) || f["resumed"] != true {
+			t.Errorf("hello with last_seq %d: welcome %v, want resumed with last_seq %d (the conversation's latest)", from, f, history+1)
+		}
+	}
+}

@@ -52,6 +52,11 @@
   var bySeq = new Map();    // seq -> element
   var pendingEls = new Map(); // client id -> element of an unconfirmed visitor message
   var streams = new Map();  // stream_id -> {el, node}
+  // The history replayed on page load is built in a detached copy of #log (log points at it
+  // meanwhile) that then replaces the one on the page whole: filling the live log on the page
+  // would have a screen reader read the whole conversation out, message by message, on every page
+  // load. {upTo: the last seq of the history (welcome's last_seq), live: the #log on the page}.
+  var building = null, buildTimer = 0;
 
   /* ---------- storage (localStorage can throw: private mode, blocked third-party storage) ---------- */
 
@@ -299,6 +304,11 @@
     startNew = false;
     if (m.resumed !== true) clearHistory(); // new conversation: old transcript is gone
     conversationId = typeof m.conversation_id === 'string' ? m.conversation_id : '';
+    // A server older than last_seq in welcome sends none: the history then goes live as before.
+    var upTo = m.resumed === true && typeof m.last_seq === 'number' ? m.last_seq : 0;
+    if (building) building.upTo = upTo; // reconnected mid-replay: the rest is history too
+    else if (lastSeq === 0 && upTo > 0) startBuilding(upTo);
+    if (building && lastSeq >= building.upTo) finishBuilding();
     seenSeq = loadSeen();
     // Half-streamed replies from before the drop: the final message is replayed.
     streams.forEach(function (s) { s.el.remove(); });
@@ -311,6 +321,35 @@
       setFoot(el, 'Sending…');
       sendRaw({ type: 'message', id: item.id, text: item.text });
     });
+    updateUnread();
+  }
+
+  function startBuilding(upTo) {
+    var fresh = log.cloneNode(false);
+    // Unsent messages from the outbox, already on the page, move along (a removal is not read).
+    while (log.firstChild) fresh.appendChild(log.firstChild);
+    building = { upTo: upTo, live: log };
+    log = fresh;
+    keepBuilding();
+  }
+
+  // A history that stops short of upTo (messages removed meanwhile) must not keep the transcript
+  // off the page: after a few seconds without progress it is shown as it is.
+  function keepBuilding() {
+    clearTimeout(buildTimer);
+    buildTimer = setTimeout(finishBuilding, 3000);
+  }
+
+  function finishBuilding() {
+    if (!building) return;
+    clearTimeout(buildTimer);
+    var live = building.live;
+    building = null;
+    var hadFocus = document.activeElement === live;
+    live.replaceWith(log);
+    if (hadFocus) log.focus();
+    scrollToEnd(true);
+    // The unread count of the whole history, once: the loader does not announce the first count.
     updateUnread();
   }
 
@@ -340,6 +379,7 @@
       streams.get(m.stream_id).el.remove();
       streams.delete(m.stream_id);
     }
+    if (building && seq > building.upTo) finishBuilding(); // new: goes into the live log
     if (cid) outboxRemove(cid);
     var pending = cid ? pendingEls.get(cid) : null;
     if (pending) pendingEls.delete(cid);
@@ -366,6 +406,11 @@
     if (seq > lastSeq) lastSeq = seq;
     if (from === 'bot' || from === 'agent') showTyping(null);
     scrollToEnd(atBottom || from === 'visitor');
+    if (building) {
+      if (lastSeq >= building.upTo) finishBuilding();
+      else keepBuilding();
+      return;
+    }
     updateUnread();
   }
 
@@ -768,7 +813,7 @@
   }
 
   function updateUnread() {
-    if (!conversationId) return;
+    if (!conversationId || building) return; // counted once the history is in
     var n = 0;
     if (visible) {
       if (lastSeq > seenSeq) {
