@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -57,5 +60,50 @@ func TestBrowserWidgetOnHostileHostPage(t *testing.T) {
 	p := measure(panelJS)
 	if !p.Shown || p.Left < 0 || p.Top < 0 || p.Right > p.ViewW || p.Bottom > p.ViewH || p.Right-p.Left < 300 {
 		t.Errorf("on a host page with its own div styles the open panel is at %+v; want it shown inside the screen", p)
+	}
+}
+
+// TestBrowserWidgetKeepsHostsAttune loads the widget on a page that has its own window.Attune
+// (a product, a library or a company called Attune): the loader must not overwrite it. The
+// page's object stays, a console warning says why, and the chat's API is under window.AttuneChat.
+func TestBrowserWidgetKeepsHostsAttune(t *testing.T) {
+	ts := newTestServer(t)
+	host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html><head><title>Host</title>
+<script>window.Attune = {version: "host-2.1", track: function () { return "tracked"; }};</script></head><body>
+<h1>Attune Analytics</h1>
+<script src="%s/widget.js" async></script></body></html>`, ts.URL)
+	}))
+	t.Cleanup(host.Close)
+	b := newBrowser(t)
+	warned := make(chan string, 8)
+	chromedp.Listen(b.tab, func(ev any) {
+		if e, ok := ev.(*runtime.EventConsoleAPICalled); ok && e.Type == runtime.ConsoleAPICalledTypeWarning {
+			for _, a := range e.Args {
+				select {
+				case warned <- string(a.Value):
+				default:
+				}
+			}
+		}
+	})
+	b.navigate(host.URL + "/")
+	b.waitFor("the widget's launcher", launcherJS+` !== null`, nil)
+	if got := eval[string](b, `window.Attune && window.Attune.version + ' ' + window.Attune.track()`); got != "host-2.1 tracked" {
+		t.Errorf("the host page's own window.Attune was replaced: it now gives %q, want the page's object (\"host-2.1 tracked\")", got)
+	}
+	if !eval[bool](b, `typeof window.AttuneChat === 'object' && typeof window.AttuneChat.open === 'function'`) {
+		t.Fatalf("with window.Attune taken by the page, the chat's API is not under window.AttuneChat")
+	}
+	b.do("open the chat through window.AttuneChat", chromedp.Evaluate[chromedp.Void](`window.AttuneChat.open()`))
+	b.waitFor("the panel to open", panelJS+`.classList.contains('open')`, nil)
+	select {
+	case w := <-warned:
+		if !strings.Contains(w, "AttuneChat") {
+			t.Errorf("the console warning %s does not name window.AttuneChat", w)
+		}
+	case <-time.After(2 * time.Second):
+		t.Errorf("no console warning says that window.Attune was taken and where the chat's API went")
 	}
 }

@@ -11,12 +11,15 @@
  * Host pages may also add data-attune-open to any element (click opens the
  * chat) or data-attune-ask="question" (opens it with the question typed in,
  * not sent).
+ *
+ * The API is window.AttuneChat, and window.Attune too unless the page already
+ * has a window.Attune of its own, which is left untouched (with a console warning).
  */
 (function () {
   'use strict';
 
   // Loaded twice (e.g. pasted in a template and a tag manager): keep the first.
-  if (window.Attune && window.Attune.__attuneLoader) return;
+  if ((window.Attune && window.Attune.__attuneLoader) || (window.AttuneChat && window.AttuneChat.__attuneLoader)) return;
 
   var script = document.currentScript || findScript();
   if (!script || !script.src) return;
@@ -261,13 +264,22 @@
     if (ask) post({ attune: 'prefill', text: ask.slice(0, 500) });
   });
 
-  window.Attune = Object.freeze({
+  var api = Object.freeze({
     __attuneLoader: true,
     open: open,
     close: close,
     toggle: toggle,
     onReady: onReady,
   });
+  // The page may have a window.Attune of its own (another product, the site's own code): never
+  // overwrite it. The chat's API is then window.AttuneChat only, and the console says so.
+  // window.AttuneChat is always set, so a page can use that name whatever else it loads.
+  if (typeof window.Attune === 'undefined') window.Attune = api;
+  else if (window.console && console.warn) {
+    console.warn('Attune chat widget: window.Attune is already used by this page and was left as it is; ' +
+      'the chat\'s API (open, close, toggle, onReady) is at window.AttuneChat.');
+  }
+  window.AttuneChat = api;
 
   if (document.body) mount();
   else document.addEventListener('DOMContentLoaded', mount);
