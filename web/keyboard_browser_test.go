@@ -167,3 +167,49 @@ func TestBrowserWidgetEmailKeepsFocus(t *testing.T) {
 	c.waitFor("the form gone", `document.getElementById('email-input').getClientRects().length === 0`)
 	checkFocusKept(t, b, "after sending the email with the keyboard")
 }
+
+// TestBrowserConsoleSingleKeyShortcutsOff checks WCAG 2.1.4 (character key shortcuts) in the
+// console: "a" accepts a conversation, so a speech-input user saying a word with an "a" in it,
+// or a stray key press, could take one. The single-key shortcuts must be possible to turn off
+// (in the shortcuts help), stay off across a reload, and do nothing while off; turned on again,
+// "a" accepts as before.
+func TestBrowserConsoleSingleKeyShortcutsOff(t *testing.T) {
+	ts := newConsoleServer(t)
+	agent := newBrowser(t)
+	visitor := newBrowser(t)
+	explain := consoleExplain(agent)
+	toggle := func(on bool) {
+		t.Helper()
+		agent.do("open the shortcuts help", chromedp.Click(chromedp.JSPath(`document.getElementById('help-btn')`)))
+		agent.waitFor("the shortcuts help with its single-key switch", `document.getElementById('help-dialog').open && document.getElementById('single-keys') !== null`, explain)
+		if eval[bool](agent, `document.getElementById('single-keys').checked`) != on {
+			agent.do("flip the single-key switch", chromedp.Click(chromedp.JSPath(`document.getElementById('single-keys')`)))
+		}
+		agent.keys(kb.Escape)
+		agent.waitFor("the help closed", `!document.getElementById('help-dialog').open`, explain)
+	}
+	inert := func(when string) {
+		t.Helper()
+		agent.do("focus the page", chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`))
+		agent.keys("a")
+		agent.keys("?")
+		time.Sleep(500 * time.Millisecond)
+		if s := eval[consoleState](agent, `window.__console.state()`); s.Open != nil {
+			t.Fatalf("%s, with single-key shortcuts off, \"a\" accepted conversation %s", when, *s.Open)
+		}
+		if eval[bool](agent, `document.getElementById('help-dialog').open`) {
+			t.Fatalf("%s, with single-key shortcuts off, \"?\" opened the help", when)
+		}
+		if got := eval[string](agent, `document.getElementById('accept-btn').getAttribute('aria-keyshortcuts') || ''`); got != "" {
+			t.Errorf("%s, with single-key shortcuts off, the Accept button still announces the shortcut %q", when, got)
+		}
+	}
+	acceptedHandoff(t, ts, agent, visitor, "Can I talk to a person please?", func() {
+		toggle(false)
+		inert("right after turning them off")
+		agent.navigate(ts.URL + "/console")
+		agent.waitFor("the console to connect again", `window.__console.state().connected && window.__console.state().waiting.length === 1`, explain)
+		inert("after a reload")
+		toggle(true) // acceptedHandoff then accepts with "a"
+	})
+}

@@ -1208,6 +1208,34 @@
   $('help-btn').addEventListener('click', function () { help.showModal(); });
   help.addEventListener('close', function () { $('help-btn').focus(); });
 
+  // Single-key shortcuts ("a" accepts, "?" helps) can be turned off in the help, and stay off in
+  // this browser (WCAG 2.1.4): speech input saying a word, or a stray key, must not accept a chat.
+  var K_SINGLE_KEYS = 'attune.console.single_keys';
+  var singleKeys = true;
+  try { singleKeys = localStorage.getItem(K_SINGLE_KEYS) !== 'off'; } catch (e) { /* storage blocked: on */ }
+  function applySingleKeys() {
+    $('single-keys').checked = singleKeys;
+    // aria-keyshortcuts must not promise a key that does nothing.
+    if (singleKeys) {
+      $('accept-btn').setAttribute('aria-keyshortcuts', 'a');
+      $('help-btn').setAttribute('aria-keyshortcuts', '?');
+    } else {
+      $('accept-btn').removeAttribute('aria-keyshortcuts');
+      $('help-btn').removeAttribute('aria-keyshortcuts');
+    }
+    $('help-btn').querySelector('kbd').hidden = !singleKeys;
+    $('accept-hint').hidden = !singleKeys;
+  }
+  $('single-keys').addEventListener('change', function () {
+    singleKeys = $('single-keys').checked;
+    try {
+      if (singleKeys) localStorage.removeItem(K_SINGLE_KEYS);
+      else localStorage.setItem(K_SINGLE_KEYS, 'off');
+    } catch (e) { /* storage blocked: the choice holds for this page only */ }
+    applySingleKeys();
+  });
+  applySingleKeys();
+
   function editable(t) {
     return t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
   }
@@ -1223,7 +1251,7 @@
       openClose();
       return;
     }
-    if (e.ctrlKey || e.metaKey || e.altKey || editable(e.target)) return;
+    if (e.ctrlKey || e.metaKey || e.altKey || editable(e.target) || !singleKeys) return;
     if (e.key === '?') { e.preventDefault(); help.showModal(); return; }
     if (e.key === 'a' || e.key === 'A') {
       var id = topOffer();
