@@ -36,6 +36,32 @@ type consoleServer struct {
 	login, password string
 	name            string
 	hub             *web.Hub
+	db              *store.DB
+}
+
+// addAgent creates another agent account with the test password.
+func (cs *consoleServer) addAgent(t *testing.T, login, name string) {
+	t.Helper()
+	hash, err := bcrypt.GenerateFromPassword([]byte(cs.password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatalf("hash the password: %v", err)
+	}
+	if _, err := cs.db.CreateAgent(context.Background(), store.Agent{Login: login, Name: name, Role: "agent", Capacity: 3}, hash); err != nil {
+		t.Fatalf("create the agent %s: %v", login, err)
+	}
+}
+
+// signIn logs an agent into the console and waits for its socket.
+func signIn(t *testing.T, ts *consoleServer, b *browser, login string) {
+	t.Helper()
+	explain := consoleExplain(b)
+	b.navigate(ts.URL + "/console")
+	b.waitFor("the login form", `document.activeElement && document.activeElement.id === 'login-name'`, explain)
+	b.keys(login)
+	b.do("focus the password", chromedp.Focus(chromedp.JSPath(`document.getElementById('login-password')`)))
+	b.keys(ts.password)
+	b.pressEnter()
+	b.waitFor("the console to connect", `window.__console.state().connected`, explain)
 }
 
 func newConsoleServer(t *testing.T) *consoleServer { t.Helper(); return newConsoleServerAs(t, "agent") }
@@ -76,7 +102,7 @@ func newConsoleServerAs(t *testing.T, role string) *consoleServer {
 		db.Close()
 		t.Fatalf("web.New: %v", err)
 	}
-	cs := &consoleServer{login: "ana", password: "correct horse battery", name: "Ana Lima", hub: hub}
+	cs := &consoleServer{login: "ana", password: "correct horse battery", name: "Ana Lima", hub: hub, db: db}
 	hash, err := bcrypt.GenerateFromPassword([]byte(cs.password), bcrypt.MinCost)
 	if err != nil {
 		t.Fatalf("hash the password: %v", err)

@@ -5,6 +5,9 @@ package web_test
 
 import (
 	"context"
+	"fmt"
+	"time"
+
 	"github.com/attune-chat/attune/bot"
 	"github.com/attune-chat/attune/intents"
 	cdpbrowser "github.com/chromedp/cdproto/browser"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/gorilla/websocket"
 )
 
 // focusCheckJS describes the focused element and returns "" when its focus outline is drawn and
@@ -177,4 +181,78 @@ func TestBrowserConsoleAlertsButtonKeepsFocus(t *testing.T) {
 	agent.pressEnter()
 	agent.waitFor("the alerts button gone", `document.getElementById('notify-btn').hidden`, explain)
 	checkFocusKept(t, agent, "after turning desktop alerts on")
+}
+
+// queuedVisitor opens a visitor socket that asks for a person and returns its conversation once
+// it is queued.
+func queuedVisitor(t *testing.T, url string) string {
+	t.Helper()
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(url, "http")+"/ws/visitor", nil)
+	if err != nil {
+		t.Fatalf("visitor socket: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	var cid string
+	for _, f := range []map[string]any{{"type": "hello"}, {"type": "message", "id": "m1", "text": "I want to talk to a human please"}} {
+		if err := conn.WriteJSON(f); err != nil {
+			t.Fatalf("visitor send: %v", err)
+		}
+	}
+	for {
+		var f map[string]any
+		if err := conn.ReadJSON(&f); err != nil {
+			t.Fatalf("visitor waiting to be queued: %v", err)
+		}
+		if f["type"] == "welcome" {
+			cid, _ = f["conversation_id"].(string)
+		}
+		if f["type"] == "state" && f["state"] == "queued" {
+			return cid
+		}
+	}
+}
+
+// TestBrowserConsoleFocusWhenWaitingRowTaken has two agents looking at the same queue. While
+// one agent's keyboard focus is on a waiting conversation, the other accepts it: the row leaves
+// the waiting list, and the focus must go to the next waiting row (or, with none left, to the
+// Waiting heading), not fall to the page's body or jump into another list.
+func TestBrowserConsoleFocusWhenWaitingRowTaken(t *testing.T) {
+	ts := newConsoleServer(t)
+	ts.addAgent(t, "bo", "Bo Chen")
+	ana, bo := newBrowser(t), newBrowser(t)
+	signIn(t, ts, ana, ts.login)
+	signIn(t, ts, bo, "bo")
+	first := queuedVisitor(t, ts.URL)
+	second := queuedVisitor(t, ts.URL)
+	both := fmt.Sprintf(`window.__console.state().waiting.includes(%s) && window.__console.state().waiting.includes(%s)`, jsString(first), jsString(second))
+	ana.waitFor("both conversations waiting", both, consoleExplain(ana))
+	bo.waitFor("both conversations waiting", both, consoleExplain(bo))
+
+	row := func(cid, role string) string {
+		return fmt.Sprintf(`document.querySelector('#waiting-list [data-cid=%s] [data-role=%s]')`, jsString(cid), jsString(role))
+	}
+	focusAt := `(() => { const a = document.activeElement, r = a && a.closest('[data-cid]');
+	return (a ? a.tagName.toLowerCase() + (a.id ? '#' + a.id : '') : 'none') + (r ? ' in ' + r.parentElement.id + ' row ' + r.getAttribute('data-cid') + ' (' + (a.getAttribute('data-role') || '') + ')' : ''); })()`
+	takenBy := func(cid string) {
+		t.Helper()
+		bo.do("Bo accepts "+cid, chromedp.Evaluate[chromedp.Void](row(cid, "accept")+`.click()`))
+		ana.waitFor("the conversation gone from Ana's waiting list", fmt.Sprintf(`!window.__console.state().waiting.includes(%s)`, jsString(cid)), consoleExplain(ana))
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// Ana is on the first row's Accept button when Bo takes it: the next row's Accept button.
+	ana.do("focus the first row's Accept", chromedp.Evaluate[chromedp.Void](row(first, "accept")+`.focus()`))
+	takenBy(first)
+	want := "button in waiting-list row " + second + " (accept)"
+	if got := eval[string](ana, focusAt); got != want {
+		t.Errorf("the focused waiting row was accepted by another agent: Ana's focus went to %q, want the next waiting row (%q)", got, want)
+	}
+
+	// Ana is on the last waiting row when Bo takes it: the Waiting heading.
+	ana.do("focus the last row", chromedp.Evaluate[chromedp.Void](row(second, "open")+`.focus()`))
+	takenBy(second)
+	if got := eval[string](ana, focusAt); got != "h2#waiting-h" {
+		t.Errorf("the last waiting row was accepted by another agent: Ana's focus went to %q, want the Waiting heading", got)
+	}
 }

@@ -379,6 +379,11 @@
     var focusedCid = document.activeElement && document.activeElement.closest &&
       document.activeElement.closest('[data-cid]') ? document.activeElement.closest('[data-cid]').getAttribute('data-cid') : '';
     var focusedRole = document.activeElement ? document.activeElement.getAttribute('data-role') : '';
+    // Which list the focused row is in, and where: if the row leaves that list (another agent
+    // accepted it, the chat was closed), the focus goes to the row now in its place.
+    var focusedRow = focusedCid ? document.activeElement.closest('[data-cid]') : null;
+    var focusedList = focusedRow ? focusedRow.parentElement : null;
+    var focusedAt = focusedList ? Array.prototype.indexOf.call(focusedList.children, focusedRow) : -1;
     list.textContent = '';
     queue.waiting.forEach(function (w) {
       var id = w.conversation_id;
@@ -467,11 +472,26 @@
       ag.appendChild(li);
     });
     tick();
-    if (focusedCid) { // keep the keyboard where it was across re-renders
-      var row = list.parentNode.parentNode.querySelector('[data-cid="' + cssEscape(focusedCid) + '"] [data-role="' + (focusedRole || 'open') + '"]');
-      if (row) row.focus();
-    }
+    if (focusedList) keepRowFocus(focusedList, focusedCid, focusedRole || 'open', focusedAt);
     updateOpenHeader();
+  }
+
+  // Keeps the keyboard where it was across a re-render of the queue: on the same row of the same
+  // list, or, when that row has left the list, on the row now in its place (the last one if it
+  // was the last), or on the list's heading when the list is empty; never on the page's body,
+  // and never following the row into another list the agent was not looking at.
+  function keepRowFocus(list, cid, role, at) {
+    var rows = list.children;
+    var row = list.querySelector('[data-cid="' + cssEscape(cid) + '"]');
+    if (!row && rows.length) row = rows[Math.min(Math.max(at, 0), rows.length - 1)];
+    if (row) {
+      var target = row.querySelector('[data-role="' + role + '"]') || row.querySelector('[data-role="open"]');
+      if (target) { target.focus(); return; }
+    }
+    var heading = $(list.id.replace(/-list$/, '-h'));
+    if (!heading) return;
+    heading.tabIndex = -1;
+    heading.focus();
   }
 
   function tick() {
