@@ -213,3 +213,48 @@ func TestBrowserConsoleSingleKeyShortcutsOff(t *testing.T) {
 		toggle(true) // acceptedHandoff then accepts with "a"
 	})
 }
+
+// TestBrowserWidgetUnreadNotAnnouncedOnLoad reloads a page whose closed chat has unread
+// messages: the launcher describes them, but they are old news and must not be announced on
+// every page of the site (the count went up message by message as the history was replayed,
+// and each rise was read out). A message arriving afterwards is announced.
+func TestBrowserWidgetUnreadNotAnnouncedOnLoad(t *testing.T) {
+	ts := newTestServer(t)
+	b := newBrowser(t)
+	c := chat{b: b, win: panelWinJS}
+	isOpen := panelJS + `.classList.contains('open')`
+	liveJS := `Array.from(` + widgetHostJS + `.shadowRoot.querySelectorAll('[aria-live]:not([aria-live="off"]), [role="status"], [role="alert"]')).map(e => e.textContent).join(' | ')`
+	badge := func(n int) string {
+		return fmt.Sprintf(`!%s.shadowRoot.querySelector('.badge').hidden && %s.shadowRoot.querySelector('.badge').textContent === '%d'`, widgetHostJS, widgetHostJS, n)
+	}
+
+	b.navigate(ts.URL + "/")
+	b.waitFor("the launcher", launcherJS+` !== null && `+panelWinJS+`.__attune !== undefined`, nil)
+	b.do("click the launcher", chromedp.Click(chromedp.JSPath(launcherJS)))
+	b.waitFor("the panel open", isOpen, nil)
+	c.waitConnected()
+	c.waitMessages("the greeting", 1)
+	b.keys(kb.Escape)
+	b.waitFor("the panel closed", `!`+isOpen, nil)
+	cid := c.state().ConversationID
+	for _, text := range []string{"Hi, this is Ana from the team.", "Are you still there?"} {
+		if _, _, err := ts.engine.AgentSay(context.Background(), cid, "", "Ana", text, nil); err != nil {
+			t.Fatalf("agent message: %v", err)
+		}
+	}
+	b.waitFor("the badge to show 2", badge(2), nil)
+
+	b.navigate(ts.URL + "/")
+	b.waitFor("the badge to show 2 after the reload", badge(2), nil)
+	time.Sleep(300 * time.Millisecond)
+	if got := eval[string](b, liveJS); strings.Contains(got, "unread") {
+		t.Errorf("on a page load the unread messages already there were announced: the widget's live regions say %q; want them only in the launcher's description", got)
+	}
+	if _, _, err := ts.engine.AgentSay(context.Background(), cid, "", "Ana", "I have news about your order.", nil); err != nil {
+		t.Fatalf("agent message: %v", err)
+	}
+	b.waitFor("the badge to show 3", badge(3), nil)
+	if got := eval[string](b, liveJS); !strings.Contains(got, "3 unread messages") {
+		t.Errorf("a new message after the page load: the widget's live regions say %q; want \"3 unread messages\" announced", got)
+	}
+}
