@@ -6,7 +6,9 @@ package empathy
 
 import (
 	"fmt"
+	"hash/fnv"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -59,7 +61,8 @@ type Reply struct {
 	Text string `json:"text"`
 	// Ack is the acknowledgement put before the answer, "" when none was needed.
 	Ack string `json:"ack,omitempty"`
-	// AckKey identifies the acknowledgement; the caller adds it to Input.Used.
+	// AckKey identifies the acknowledgement by its wording (not its place in a list, which a
+	// reload may change); the caller adds it to Input.Used.
 	AckKey string `json:"ack_key,omitempty"`
 	// Tone is the tone acknowledged, "" when none.
 	Tone  string `json:"tone,omitempty"`
@@ -208,26 +211,59 @@ func (c *Composer) level(in Input, t string, score float64) int {
 	return lvl
 }
 
-func (c *Composer) pickAck(in Input, t string, level int) (string, string) {
-	used := map[string]bool{}
-	for _, u := range in.Used {
-		used[u] = true
+// Key identifies a stock sentence by its wording, placeholders unfilled, so that the same
+// sentence is recognised across reloads that reorder a list, across tones, and across restarts.
+func Key(text string) string {
+	h := fnv.New64a()
+	h.Write([]byte(strings.Join(strings.Fields(strings.ToLower(text)), " ")))
+	return "h" + strconv.FormatUint(h.Sum64(), 36)
+}
+
+// usedKeys is the set of keys already said. Records written before keys named wording
+// ("frustration.2.0", "frustration.cfg.1") are read as the wording they point to now.
+func (c *Composer) usedKeys(keys []string) map[string]bool {
+	used := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		used[k] = true
+		parts := strings.Split(k, ".")
+		if len(parts) != 3 {
+			continue
+		}
+		i, err := strconv.Atoi(parts[2])
+		if err != nil || i < 0 {
+			continue
+		}
+		if parts[1] == "cfg" {
+			if i < len(c.acks[parts[0]]) {
+				used[Key(c.acks[parts[0]][i])] = true
+			}
+			continue
+		}
+		if l, err := strconv.Atoi(parts[1]); err == nil && l >= 0 && l < len(defaults[parts[0]]) && i < len(defaults[parts[0]][l]) {
+			used[Key(defaults[parts[0]][l][i])] = true
+		}
 	}
-	try := func(key, text string) (string, string, bool) {
+	return used
+}
+
+func (c *Composer) pickAck(in Input, t string, level int) (string, string) {
+	used := c.usedKeys(in.Used)
+	try := func(text string) (string, string, bool) {
+		key := Key(text)
 		if used[key] || text == "" {
 			return "", "", false
 		}
 		return fill(text, in), key, true
 	}
 	// The business's own phrasing wins; defaults follow so a conversation never runs dry.
-	for i, v := range c.acks[t] {
-		if a, k, ok := try(fmt.Sprintf("%s.cfg.%d", t, i), v); ok {
+	for _, v := range c.acks[t] {
+		if a, k, ok := try(v); ok {
 			return a, k
 		}
 	}
 	for l := level; l >= LevelLight; l-- {
-		for i, v := range defaults[t][l] {
-			if a, k, ok := try(fmt.Sprintf("%s.%d.%d", t, l, i), v); ok {
+		for _, v := range defaults[t][l] {
+			if a, k, ok := try(v); ok {
 				return a, k
 			}
 		}

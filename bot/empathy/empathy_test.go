@@ -1,6 +1,7 @@
 package empathy
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -203,5 +204,49 @@ func TestConfiguredAcknowledgementInAnyScript(t *testing.T) {
 		if !utf8.ValidString(rep.Text) || strings.ContainsRune(rep.Text, utf8.RuneError) {
 			t.Errorf("%q became %q", ack, rep.Ack)
 		}
+	}
+}
+
+// Acknowledgements are remembered by their wording: the same sentence configured for two tones,
+// or a configured one that is also a built-in one, is said once. Records written when keys were
+// positions ("frustration.1.0", "frustration.cfg.0") still count as the sentences they named.
+func TestAcknowledgementKeysAreTheWording(t *testing.T) {
+	same := "I hear you, {name}, and I'm sorry for the hassle."
+	c := New(intents.ToneConfig{Acknowledgements: map[string]intents.Variants{
+		"frustration": {{Text: same}}, "anxiety": {{Text: same}},
+	}})
+	r := c.Compose(Input{Tone: analyzer.Analyze("this is ridiculous, I am so angry, third time!!")}, "Here is the answer.")
+	if r.AckKey != Key(same) {
+		t.Fatalf("ack %q key %q, want the configured sentence keyed by its wording", r.Ack, r.AckKey)
+	}
+	r2 := c.Compose(Input{Tone: analyzer.Analyze("I'm really worried and scared my order is lost"), Used: []string{r.AckKey}}, "Here is the answer.")
+	if r2.Ack == "" || r2.Ack == r.Ack {
+		t.Errorf("anxious turn after a frustrated one: ack %q, want another sentence than %q", r2.Ack, r.Ack)
+	}
+	// The built-in default with the same wording is the same sentence.
+	def := New(intents.ToneConfig{})
+	in := Input{Tone: analyzer.Analyze("this is so frustrating, still not working"), Used: []string{r.AckKey}}
+	for i := 0; i < 8; i++ {
+		rr := def.Compose(in, "Try again.")
+		if rr.Ack == "I hear you, and I'm sorry for the hassle." {
+			t.Fatalf("the configured sentence came back as a built-in one: %q", rr.Ack)
+		}
+		in.Used = append(in.Used, rr.AckKey)
+	}
+	// Legacy keys.
+	legacy := New(intents.ToneConfig{Acknowledgements: map[string]intents.Variants{"frustration": {{Text: "Ugh, sorry."}}}})
+	rr := legacy.Compose(Input{Tone: analyzer.Analyze("this is ridiculous, I am so angry!!"), Used: []string{"frustration.cfg.0"}}, "Here.")
+	if rr.Ack == "Ugh, sorry." {
+		t.Errorf("a record's legacy key frustration.cfg.0 did not count as %q", rr.Ack)
+	}
+	var old []string
+	for l, vs := range defaults["frustration"] {
+		for i := range vs {
+			old = append(old, fmt.Sprintf("frustration.%d.%d", l, i))
+		}
+	}
+	rr = def.Compose(Input{Tone: analyzer.Analyze("this is so frustrating, still not working"), Used: old}, "Try again.")
+	if rr.Tone != "frustration" || rr.Ack != "" {
+		t.Errorf("with every built-in frustration acknowledgement used under a legacy key, tone %q ack %q; want none left", rr.Tone, rr.Ack)
 	}
 }
