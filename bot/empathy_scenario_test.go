@@ -3,6 +3,7 @@ package bot_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/attune-chat/attune/bot"
@@ -28,6 +29,66 @@ func restart(t *testing.T, f *fixture, q *handoff.Queue) {
 	}
 	t.Cleanup(func() { e.Close(context.Background()) })
 	f.engine = e
+}
+
+// botTexts is everything the bot said in the fixture's conversation.
+func botTexts(t *testing.T, f *fixture) []string {
+	t.Helper()
+	ms, err := f.db.MessagesAfter(context.Background(), f.conv.ID, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range ms {
+		if m.From == bot.FromBot {
+			out = append(out, m.Text)
+		}
+	}
+	return out
+}
+
+// Issue 4: a conversation never says the same acknowledgement twice, and DESIGN.md's empathy is
+// not a stock sentence stapled to every turn. An anxious or upset visitor is offered a person once;
+// every later turn (also after a restart) answers without the same offer again.
+func TestPersonIsOfferedOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		queue bool
+	}{{"contact details", false}, {"hand-off queue", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			var q *handoff.Queue
+			if tc.queue {
+				q = withQueue(t, f)
+			}
+			f.say(t, "a", "I'm really worried, where is my order?")
+			f.say(t, "b", "I'm so anxious about this, what is your return policy?")
+			restart(t, f, q)
+			f.say(t, "c", "I'm scared it won't arrive in time, do you ship to germany?")
+			n := 0
+			for _, text := range botTexts(t, f) {
+				n += strings.Count(text, "If you'd rather talk to a person")
+			}
+			if n != 1 {
+				t.Errorf("the offer of a person was made %d times, want once: %q", n, botTexts(t, f))
+			}
+		})
+	}
+}
+
+// The fallback already tells the visitor they can ask for a person: the next worried turn does not
+// say it again.
+func TestNoPersonOfferAfterTheFallbackMadeIt(t *testing.T) {
+	f := newFixture(t)
+	f.say(t, "a", "blorp zax quib")
+	f.say(t, "b", "I'm really worried, where is my order?")
+	n := 0
+	for _, text := range botTexts(t, f) {
+		n += strings.Count(strings.ToLower(text), "rather talk to a person")
+	}
+	if n != 1 {
+		t.Errorf("the offer of a person was made %d times, want once: %q", n, botTexts(t, f))
+	}
 }
 
 // Configured acknowledgements are remembered by what they say, not by their place in the list: a

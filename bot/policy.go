@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,7 +61,8 @@ type dialogue struct {
 	turns      int
 	// trajectory is how the visitor's tone has moved over the conversation.
 	trajectory tone.Trajectory
-	// acks are the acknowledgements already used: never say the same one twice.
+	// acks are the keys of the acknowledgements and stock sentences (the offer of a person)
+	// already said: never say the same one twice. Kept in every decision record.
 	acks []string
 	// history is the recent conversation, for the LLM's context.
 	history []llm.Turn
@@ -329,12 +331,18 @@ func (e *Engine) decide(ctx context.Context, k *knowledge, c *conversation, m st
 		if out.source == SourceFallback || out.source == SourceContact || out.source == SourceHandoff {
 			offer = "" // the reply already says how a person comes in
 		}
+		if offer == "" {
+			// The visitor has been told how a person comes in: offering one again later in the
+			// conversation would repeat it.
+			st.acks = appendNew(st.acks, empathy.OfferKey)
+		}
 		reply := k.composer.Compose(empathy.Input{Tone: result, Trajectory: traj, Signals: signals,
 			Used: st.acks, Business: cfg.Business.Name, Bot: cfg.BotName(), Offer: offer, VisitorName: st.name,
 			Expand: func(s string) string { return cfg.Expand(s, e.now()) }}, text)
 		if reply.AckKey != "" {
-			st.acks = append(st.acks, reply.AckKey)
+			st.acks = appendNew(st.acks, reply.AckKey)
 		}
+		st.acks = appendNew(st.acks, reply.Said...)
 		text = reply.Text
 		det.Tone, det.Signals, det.Reply = &result, &signals, &reply
 	}
@@ -345,6 +353,16 @@ func (e *Engine) decide(ctx context.Context, k *knowledge, c *conversation, m st
 	raw, _ := json.Marshal(det)
 	return text, store.Decision{ConversationID: m.ConversationID, Intent: out.label, Confidence: out.confidence,
 		Source: out.source, Rule: out.rule, Details: raw}, streamID, change
+}
+
+// appendNew appends the keys not in list yet.
+func appendNew(list []string, keys ...string) []string {
+	for _, k := range keys {
+		if !slices.Contains(list, k) {
+			list = append(list, k)
+		}
+	}
+	return list
 }
 
 // breakTie asks the LLM which of two close topics the visitor means. A failed or invalid answer

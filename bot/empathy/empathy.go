@@ -42,7 +42,7 @@ type Input struct {
 	Signals    tone.Signals
 	// VisitorName personalises the acknowledgement when known.
 	VisitorName string
-	// Used holds the AckKey of every acknowledgement already sent in this conversation.
+	// Used holds the AckKey and the Said keys of every reply already sent in this conversation.
 	Used []string
 	// Business and Bot fill the {business} and {bot} placeholders of configured phrasing.
 	Business string
@@ -52,7 +52,8 @@ type Input struct {
 	Expand func(string) string
 	// Offer is the sentence that offers a person, as far as the business can offer one right now
 	// (the bot knows whether hand-off is possible; the composer must not promise more). Empty when
-	// the answer already offers one, or when nothing can be offered.
+	// the answer already offers one, or when nothing can be offered. It is made once in a
+	// conversation (OfferKey in Used): a visitor who was told once knows how to ask.
 	Offer string
 }
 
@@ -64,6 +65,9 @@ type Reply struct {
 	// AckKey identifies the acknowledgement by its wording (not its place in a list, which a
 	// reload may change); the caller adds it to Input.Used.
 	AckKey string `json:"ack_key,omitempty"`
+	// Said identifies the stock sentences the reply added after the answer (the offer of a
+	// person); the caller adds them to Input.Used too, so none is said twice.
+	Said []string `json:"said,omitempty"`
 	// Tone is the tone acknowledged, "" when none.
 	Tone  string `json:"tone,omitempty"`
 	Level int    `json:"level"`
@@ -122,8 +126,16 @@ func (c *Composer) Compose(in Input, answer string) Reply {
 	}
 	r.Tone = t
 	// An answer that already opens with an apology needs no second one in front of it.
+	used := c.usedKeys(in.Used)
 	if !(apologises(answer) && (t == "frustration" || t == toneStalled)) {
-		r.Ack, r.AckKey = c.pickAck(in, t, level)
+		r.Ack, r.AckKey = c.pickAck(in, used, t, level)
+	}
+	offer := func() string {
+		if in.Offer == "" || used[OfferKey] {
+			return ""
+		}
+		r.Said = append(r.Said, OfferKey)
+		return in.Offer
 	}
 	parts := []string{}
 	if r.Ack != "" {
@@ -135,12 +147,16 @@ func (c *Composer) Compose(in Input, answer string) Reply {
 		parts = append(parts, steps(answer))
 	case "anxiety":
 		r.Style = StyleReassure
-		parts = append(parts, answer, nextStep(in))
+		parts = append(parts, answer)
+		// The concrete next step: a person, unless the visitor already asked for one.
+		if !in.Signals.AskedForPerson {
+			parts = append(parts, offer())
+		}
 	case "urgency":
 		r.Style = StyleFastest
 		parts = append(parts, answer)
 		if level >= LevelReal {
-			parts = append(parts, in.Offer)
+			parts = append(parts, offer())
 		}
 	case "delight":
 		r.Style = StyleWarmClose
@@ -152,7 +168,7 @@ func (c *Composer) Compose(in Input, answer string) Reply {
 		r.Style = StyleAcknowledge
 		parts = append(parts, answer)
 		if level >= LevelReal && !in.Signals.AskedForPerson {
-			parts = append(parts, in.Offer)
+			parts = append(parts, offer())
 		}
 	}
 	r.Text = join(parts)
@@ -211,6 +227,10 @@ func (c *Composer) level(in Input, t string, score float64) int {
 	return lvl
 }
 
+// OfferKey marks, in Input.Used, that a person was offered in this conversation, whatever the
+// wording (the offer differs with and without a hand-off queue; the promise is the same).
+const OfferKey = "offer"
+
 // Key identifies a stock sentence by its wording, placeholders unfilled, so that the same
 // sentence is recognised across reloads that reorder a list, across tones, and across restarts.
 func Key(text string) string {
@@ -246,8 +266,7 @@ func (c *Composer) usedKeys(keys []string) map[string]bool {
 	return used
 }
 
-func (c *Composer) pickAck(in Input, t string, level int) (string, string) {
-	used := c.usedKeys(in.Used)
+func (c *Composer) pickAck(in Input, used map[string]bool, t string, level int) (string, string) {
 	try := func(text string) (string, string, bool) {
 		key := Key(text)
 		if used[key] || text == "" {
@@ -341,15 +360,6 @@ func steps(answer string) string {
 		fmt.Fprintf(&b, "\n%d. %s", i+1, p)
 	}
 	return b.String()
-}
-
-// nextStep gives an anxious visitor one concrete thing that happens next, without promising an
-// outcome only a person can decide.
-func nextStep(in Input) string {
-	if in.Signals.AskedForPerson {
-		return ""
-	}
-	return in.Offer
 }
 
 func join(parts []string) string {
