@@ -9,6 +9,7 @@ import (
 	"github.com/attune-chat/attune/bot"
 	"github.com/attune-chat/attune/handoff"
 	"github.com/attune-chat/attune/intents"
+	"github.com/attune-chat/attune/store"
 )
 
 // restart replaces the fixture's engine by a new one over the same store (and queue, if any), as
@@ -88,6 +89,43 @@ func TestNoPersonOfferAfterTheFallbackMadeIt(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("the offer of a person was made %d times, want once: %q", n, botTexts(t, f))
+	}
+}
+
+// A hand-off for frustration says why in its explanation ("You've had to ask more than once");
+// the acknowledgement in front of it must not say the same thing again, nor must a stalled
+// conversation's apology repeat the explanation that the bot could not answer.
+func TestHandoffReplyDoesNotSayItTwice(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		script []string
+		phrase string
+		// wantAck: an upset visitor's feeling is still acknowledged; a calm visitor's failing
+		// conversation is owned by the explanation itself.
+		wantAck bool
+	}{
+		{"frustration after asking three times", []string{"where is my order", "I asked where is my order",
+			"third time asking: where is my order?! this is ridiculous"}, "had to ask", true},
+		{"unanswered three times", []string{"tell me a joke", "blorp zax quib", "I asked who won the football match"}, "haven't", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			withQueue(t, f)
+			var reply store.Message
+			var d store.Decision
+			for i, text := range tc.script {
+				reply, d = f.say(t, string(rune('a'+i)), text)
+			}
+			if d.Source != bot.SourceHandoff {
+				t.Fatalf("decision %s/%s, want a hand-off: %q", d.Source, d.Rule, reply.Text)
+			}
+			if n := strings.Count(strings.ToLower(reply.Text), tc.phrase); n > 1 {
+				t.Errorf("the reply says %q %d times: %q", tc.phrase, n, reply.Text)
+			}
+			if ack, _, _ := replyDetails(t, d); tc.wantAck && ack == "" {
+				t.Errorf("the upset visitor's hand-off got no acknowledgement at all: %q", reply.Text)
+			}
+		})
 	}
 }
 

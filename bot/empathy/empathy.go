@@ -128,7 +128,7 @@ func (c *Composer) Compose(in Input, answer string) Reply {
 	// An answer that already opens with an apology needs no second one in front of it.
 	used := c.usedKeys(in.Used)
 	if !(apologises(answer) && (t == "frustration" || t == toneStalled)) {
-		r.Ack, r.AckKey = c.pickAck(in, used, t, level)
+		r.Ack, r.AckKey = c.pickAck(in, used, t, level, answer)
 	}
 	offer := func() string {
 		if in.Offer == "" || used[OfferKey] {
@@ -266,13 +266,37 @@ func (c *Composer) usedKeys(keys []string) map[string]bool {
 	return used
 }
 
-func (c *Composer) pickAck(in Input, used map[string]bool, t string, level int) (string, string) {
+// Themes an acknowledgement may share with the rest of the reply (a hand-off explanation, an
+// answer): the visitor having had to ask again, and the bot having failed. When the reply already
+// says it, the acknowledgement must not say it again.
+var themes = []*regexp.Regexp{
+	regexp.MustCompile(`(?i)\{asks\}|\bhad to ask|\bask(ed|ing)? (again|more than once|twice|three times|\w+ times)|\brepeat(ed|ing)? (yourself|the question)`),
+	regexp.MustCompile(`(?i)\bhaven'?t (been able|been (more )?help|got it right|managed)|\bnot getting (this|it) right|\bhit the mark|\bround in circles|\bmy (last )?answers\b|\bunable to (help|answer)|\bcouldn'?t (help|answer)`),
+}
+
+// repeats reports whether an acknowledgement says something the reply already says.
+func repeats(ack, answer string) bool {
+	for _, th := range themes {
+		if th.MatchString(ack) && th.MatchString(answer) {
+			return true
+		}
+	}
+	return false
+}
+
+// pickAck chooses the first acknowledgement not said yet in the conversation that does not
+// repeat what the rest of the reply says.
+func (c *Composer) pickAck(in Input, used map[string]bool, t string, level int, answer string) (string, string) {
 	try := func(text string) (string, string, bool) {
 		key := Key(text)
-		if used[key] || text == "" {
+		if used[key] || text == "" || repeats(text, answer) {
 			return "", "", false
 		}
-		return fill(text, in), key, true
+		filled := fill(text, in)
+		if repeats(filled, answer) {
+			return "", "", false
+		}
+		return filled, key, true
 	}
 	// The business's own phrasing wins; defaults follow so a conversation never runs dry.
 	for _, v := range c.acks[t] {

@@ -250,3 +250,21 @@ func TestAcknowledgementKeysAreTheWording(t *testing.T) {
 		t.Errorf("with every built-in frustration acknowledgement used under a legacy key, tone %q ack %q; want none left", rr.Tone, rr.Ack)
 	}
 }
+
+// A reply whose answer already says why (a hand-off explanation: "You've had to ask more than
+// once") gets an acknowledgement that does not say it again, configured or built in.
+func TestAcknowledgementDoesNotRepeatTheAnswer(t *testing.T) {
+	explanation := "You've had to ask more than once, and that isn't good enough — I'm bringing in a person from the team."
+	in := Input{Tone: analyzer.Analyze("third time asking, this is ridiculous!!"), Signals: tone.Signals{Repeated: true, Asks: 3}}
+	for _, cfg := range []intents.ToneConfig{{}, {Acknowledgements: map[string]intents.Variants{"frustration": {{Text: "Sorry you had to ask {asks}."}, {Text: "Ugh, sorry about this."}}}}} {
+		r := New(cfg).Compose(in, explanation)
+		if r.Ack == "" || strings.Count(strings.ToLower(r.Text), "had to ask") != 1 {
+			t.Errorf("ack %q: the reply must acknowledge without saying twice that they had to ask: %q", r.Ack, r.Text)
+		}
+	}
+	failed := "I haven't been able to answer this for you, so I'm bringing in a person from the team."
+	r := New(intents.ToneConfig{}).Compose(Input{Tone: analyzer.Analyze("who won the match"), Signals: tone.Signals{UnresolvedStreak: 3, Asks: 3}}, failed)
+	if strings.Count(strings.ToLower(r.Text), "haven't") > 1 || strings.Contains(r.Text, "do better") {
+		t.Errorf("the explanation owns the failure; the acknowledgement %q says it again: %q", r.Ack, r.Text)
+	}
+}
