@@ -92,6 +92,26 @@ func TestNoPersonOfferAfterTheFallbackMadeIt(t *testing.T) {
 	}
 }
 
+// A delighted visitor is asked "anything else?" once, not after every happy turn.
+func TestWarmCloseIsNotRepeated(t *testing.T) {
+	f := newFixture(t)
+	for i, text := range []string{"thanks, that's great! do you ship to germany?", "brilliant, love it! where is my order?"} {
+		_, d := f.say(t, string(rune('a'+i)), text)
+		if _, style, _ := replyDetails(t, d); style != "warm_close" {
+			t.Fatalf("%q: style %q, want warm_close", text, style)
+		}
+	}
+	restart(t, f, nil)
+	f.say(t, "c", "wonderful, you're brilliant! how do returns work?")
+	n := 0
+	for _, text := range botTexts(t, f) {
+		n += strings.Count(strings.ToLower(text), "anything else")
+	}
+	if n != 1 {
+		t.Errorf("asked %d times whether there is anything else, want once: %q", n, botTexts(t, f))
+	}
+}
+
 // A hand-off for frustration says why in its explanation ("You've had to ask more than once");
 // the acknowledgement in front of it must not say the same thing again, nor must a stalled
 // conversation's apology repeat the explanation that the bot could not answer.

@@ -61,8 +61,8 @@ type dialogue struct {
 	turns      int
 	// trajectory is how the visitor's tone has moved over the conversation.
 	trajectory tone.Trajectory
-	// acks are the keys of the acknowledgements and stock sentences (the offer of a person)
-	// already said: never say the same one twice. Kept in every decision record.
+	// acks are the keys of the acknowledgements and stock sentences (the offer of a person, the
+	// warm close) already said: never say the same one twice. Kept in every decision record.
 	acks []string
 	// history is the recent conversation, for the LLM's context.
 	history []llm.Turn

@@ -66,7 +66,7 @@ type Reply struct {
 	// reload may change); the caller adds it to Input.Used.
 	AckKey string `json:"ack_key,omitempty"`
 	// Said identifies the stock sentences the reply added after the answer (the offer of a
-	// person); the caller adds them to Input.Used too, so none is said twice.
+	// person, the warm close); the caller adds them to Input.Used too, so none is said twice.
 	Said []string `json:"said,omitempty"`
 	// Tone is the tone acknowledged, "" when none.
 	Tone  string `json:"tone,omitempty"`
@@ -161,8 +161,12 @@ func (c *Composer) Compose(in Input, answer string) Reply {
 	case "delight":
 		r.Style = StyleWarmClose
 		parts = append(parts, answer)
-		if !strings.HasSuffix(answer, "?") && !strings.Contains(strings.ToLower(answer), "anything else") {
-			parts = append(parts, "Anything else I can help with?")
+		switch {
+		case strings.Contains(strings.ToLower(answer), "anything else"):
+			r.Said = append(r.Said, CloseKey) // the answer asks it itself
+		case !strings.HasSuffix(answer, "?") && !used[CloseKey]:
+			parts = append(parts, warmClose)
+			r.Said = append(r.Said, CloseKey)
 		}
 	default: // frustration
 		r.Style = StyleAcknowledge
@@ -230,6 +234,13 @@ func (c *Composer) level(in Input, t string, score float64) int {
 // OfferKey marks, in Input.Used, that a person was offered in this conversation, whatever the
 // wording (the offer differs with and without a hand-off queue; the promise is the same).
 const OfferKey = "offer"
+
+// CloseKey marks, in Input.Used, that the visitor was asked whether there is anything else: a
+// warm close is asked once, not after every happy turn.
+const CloseKey = "close"
+
+// warmClose ends the first reply to a delighted visitor.
+const warmClose = "Anything else I can help with?"
 
 // Key identifies a stock sentence by its wording, placeholders unfilled, so that the same
 // sentence is recognised across reloads that reorder a list, across tones, and across restarts.

@@ -268,3 +268,27 @@ func TestAcknowledgementDoesNotRepeatTheAnswer(t *testing.T) {
 		t.Errorf("the explanation owns the failure; the acknowledgement %q says it again: %q", r.Ack, r.Text)
 	}
 }
+
+// A delighted visitor is asked "anything else?" once, not after every happy turn; an answer that
+// asks it itself counts.
+func TestWarmCloseIsNotRepeated(t *testing.T) {
+	c := New(intents.ToneConfig{})
+	var used []string
+	closes := 0
+	for i, text := range []string{"thanks, that fixed it! you're brilliant", "great, thank you so much, that's wonderful!", "perfect, thanks a lot, love it!"} {
+		r := c.Compose(Input{Tone: analyzer.Analyze(text), Used: used}, "Your order ships today.")
+		if r.Style != StyleWarmClose {
+			t.Fatalf("turn %d %q: style %s, want a warm close", i, text, r.Style)
+		}
+		closes += strings.Count(strings.ToLower(r.Text), "anything else")
+		used = append(append(used, r.AckKey), r.Said...)
+	}
+	if closes != 1 {
+		t.Errorf("three happy turns asked %d times whether there is anything else, want once", closes)
+	}
+	r := c.Compose(Input{Tone: analyzer.Analyze("thanks, that fixed it!")}, "You're welcome! Anything else I can help with?")
+	r = c.Compose(Input{Tone: analyzer.Analyze("great, thank you so much!"), Used: append([]string{r.AckKey}, r.Said...)}, "Your order ships today.")
+	if strings.Contains(strings.ToLower(r.Text), "anything else") {
+		t.Errorf("the answer before already asked; the close asks again: %q", r.Text)
+	}
+}
