@@ -48,6 +48,13 @@ func botTexts(t *testing.T, f *fixture) []string {
 	return out
 }
 
+// offers counts the offers of a person in a bot message: the fallback's and the greeting's
+// "if you'd rather talk to a person", and the bot's own offer.
+func offers(text string) int {
+	text = strings.ToLower(text)
+	return strings.Count(text, "rather talk to a person") + strings.Count(text, "a person from the team can help with this too")
+}
+
 // Issue 4: a conversation never says the same acknowledgement twice, and DESIGN.md's empathy is
 // not a stock sentence stapled to every turn. An anxious or upset visitor is offered a person once;
 // every later turn (also after a restart) answers without the same offer again.
@@ -68,7 +75,7 @@ func TestPersonIsOfferedOnce(t *testing.T) {
 			f.say(t, "c", "I'm scared it won't arrive in time, do you ship to germany?")
 			n := 0
 			for _, text := range botTexts(t, f) {
-				n += strings.Count(text, "If you'd rather talk to a person")
+				n += offers(text)
 			}
 			if n != 1 {
 				t.Errorf("the offer of a person was made %d times, want once: %q", n, botTexts(t, f))
@@ -85,10 +92,44 @@ func TestNoPersonOfferAfterTheFallbackMadeIt(t *testing.T) {
 	f.say(t, "b", "I'm really worried, where is my order?")
 	n := 0
 	for _, text := range botTexts(t, f) {
-		n += strings.Count(strings.ToLower(text), "rather talk to a person")
+		n += offers(text)
 	}
 	if n != 1 {
 		t.Errorf("the offer of a person was made %d times, want once: %q", n, botTexts(t, f))
+	}
+}
+
+// The default greeting ends "if you'd rather talk to a person, just say so": a worried visitor's
+// reply offers a person in other words, not the greeting's sentence again.
+func TestPersonOfferDoesNotRepeatTheGreeting(t *testing.T) {
+	cfg, err := intents.Load(filepath.Join("testdata", "shop.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Persona.Greeting = intents.Variants{{Text: "Hi! I'm {bot}, the virtual assistant (a bot) of {business}. Ask me anything — and if you'd rather talk to a person, just say so."}}
+	und, err := intents.Train(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, queue := range []bool{false, true} {
+		f := newFixture(t)
+		if err := f.engine.SetUnderstanding(und); err != nil {
+			t.Fatal(err)
+		}
+		if queue {
+			withQueue(t, f)
+		}
+		if err := f.engine.Greet(context.Background(), f.conv.ID); err != nil {
+			t.Fatal(err)
+		}
+		f.pub.waitMessages(t, 1)
+		reply, _ := f.say(t, "a", "I'm really worried, where is my order?")
+		if strings.Contains(strings.ToLower(reply.Text), "rather talk to a person") {
+			t.Errorf("queue %v: the reply repeats the greeting's sentence: %q", queue, reply.Text)
+		}
+		if !strings.Contains(reply.Text, "person") {
+			t.Errorf("queue %v: the worried visitor was not offered a person at all: %q", queue, reply.Text)
+		}
 	}
 }
 

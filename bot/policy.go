@@ -208,10 +208,12 @@ func (e *Engine) SetOwner(conversationID, state string) {
 	} // not in memory: the store's state is read when the conversation next speaks
 }
 
-// Offers of a person, as far as the business can honestly make one.
+// Offers of a person, as far as the business can honestly make one. Worded unlike the default
+// greeting and fallback ("if you'd rather talk to a person, just say so"), which the visitor may
+// have read already.
 const (
-	personOfferContact = "If you'd rather talk to a person, just say so and I'll give you the team's direct contact details."
-	personOfferHandoff = "If you'd rather talk to a person, just say so and I'll bring someone from the team in."
+	personOfferContact = "A person from the team can help with this too: say so and I'll give you their direct contact details."
+	personOfferHandoff = "A person from the team can help with this too: say so and I'll bring someone in."
 )
 
 // outcome is what the policy chose, before the reply is composed.
