@@ -190,6 +190,57 @@ func TestHandoffReplyDoesNotSayItTwice(t *testing.T) {
 	}
 }
 
+// A visitor handed to a person, handed back, and handed over again for the same reason hears why
+// and what happens next, but not the first hand-off's sentences word for word, also after a
+// restart in between.
+func TestSecondHandoffDoesNotRepeatTheFirst(t *testing.T) {
+	f := newFixture(t)
+	q := withQueue(t, f)
+	f.say(t, "a", "where is my order")
+	f.say(t, "b", "I asked where is my order")
+	first, d := f.say(t, "c", "third time asking: where is my order?! this is ridiculous")
+	if d.Source != bot.SourceHandoff {
+		t.Fatalf("decision %s/%s, want a hand-off: %q", d.Source, d.Rule, first.Text)
+	}
+	if err := q.Connect(handoff.Agent{ID: "ag", Name: "Ada"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Accept(context.Background(), "ag", f.conv.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.ReturnToBot(context.Background(), "ag", f.conv.ID); err != nil {
+		t.Fatal(err)
+	}
+	restart(t, f, q)
+	f.say(t, "d", "do you ship to germany")
+	f.say(t, "e", "I asked do you ship to germany")
+	second, d := f.say(t, "f", "third time asking: do you ship to germany?! this is ridiculous")
+	if d.Source != bot.SourceHandoff {
+		t.Fatalf("decision %s/%s, want a second hand-off: %q", d.Source, d.Rule, second.Text)
+	}
+	for _, sentence := range sentences(second.Text) {
+		if len(sentence) > 20 && strings.Contains(first.Text, sentence) {
+			t.Errorf("the second hand-off repeats %q from the first: %q", sentence, second.Text)
+		}
+	}
+	if !strings.Contains(second.Text, "person from the team") {
+		t.Errorf("the second hand-off does not say a person is coming: %q", second.Text)
+	}
+}
+
+// sentences splits a bot message into its sentences.
+func sentences(text string) []string {
+	var out []string
+	for _, p := range strings.FieldsFunc(text, func(r rune) bool { return r == '\n' }) {
+		for _, s := range strings.SplitAfter(p, ". ") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
 // Configured acknowledgements are remembered by what they say, not by their place in the list: a
 // reload that reorders them must not make a running conversation say one again.
 func TestReorderedAcknowledgementsAreNotRepeatedAfterAReload(t *testing.T) {

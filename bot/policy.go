@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -62,7 +63,8 @@ type dialogue struct {
 	// trajectory is how the visitor's tone has moved over the conversation.
 	trajectory tone.Trajectory
 	// acks are the keys of the acknowledgements and stock sentences (the offer of a person, the
-	// warm close) already said: never say the same one twice. Kept in every decision record.
+	// warm close, the sentences of hand-off explanations) already said: never say the same one
+	// twice. Kept in every decision record.
 	acks []string
 	// history is the recent conversation, for the LLM's context.
 	history []llm.Turn
@@ -298,7 +300,7 @@ func (e *Engine) decide(ctx context.Context, k *knowledge, c *conversation, m st
 			if err != nil {
 				e.log.Error("hand-off failed; pointing to the team's contact details", "conversation", c.id, "error", err)
 			} else {
-				text = cfg.Expand(hd.Explanation, e.now())
+				text = explainOnce(st, cfg.Expand(hd.Explanation, e.now()))
 				// The answer stays (an LLM's was already streamed): the person comes in addition.
 				// Not when the visitor asked for a person: they asked for that, not for the bot.
 				if keep := out.kept(); keep != "" && hd.Reason != handoff.ReasonAskedForPerson {
@@ -355,6 +357,49 @@ func (e *Engine) decide(ctx context.Context, k *knowledge, c *conversation, m st
 	raw, _ := json.Marshal(det)
 	return text, store.Decision{ConversationID: m.ConversationID, Intent: out.label, Confidence: out.confidence,
 		Source: out.source, Rule: out.rule, Details: raw}, streamID, change
+}
+
+// personBackIn says that a person is coming when the explanation's own words were said at an
+// earlier hand-off of the conversation; each is said once too.
+var personBackIn = []string{
+	"I'm bringing a person from the team back in to sort this out with you.",
+	"I'm asking a person from the team to join again.",
+}
+
+var sentenceEnd = regexp.MustCompile(`([.!?])\s+`)
+
+// explainOnce returns a hand-off explanation without the sentences an earlier hand-off of the
+// conversation already said (a visitor handed back and handed over again for the same reason
+// would otherwise read the same words twice), and remembers what it says.
+func explainOnce(st *dialogue, explanation string) string {
+	var out []string
+	firstSaid := false
+	for i, s := range strings.Split(sentenceEnd.ReplaceAllString(explanation, "$1\x00"), "\x00") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		k := empathy.Key(s)
+		if slices.Contains(st.acks, k) {
+			firstSaid = firstSaid || i == 0
+			continue
+		}
+		st.acks = append(st.acks, k)
+		out = append(out, s)
+	}
+	if firstSaid {
+		// The reason was given before; what happens now still needs saying.
+		for _, s := range personBackIn {
+			if k := empathy.Key(s); !slices.Contains(st.acks, k) {
+				st.acks = append(st.acks, k)
+				out = append([]string{s}, out...)
+				break
+			}
+		}
+	}
+	if len(out) == 0 {
+		return explanation // every way of saying it was used: say it again rather than nothing
+	}
+	return strings.Join(out, " ")
 }
 
 // appendNew appends the keys not in list yet.
