@@ -241,6 +241,42 @@ func sentences(text string) []string {
 	return out
 }
 
+// A business that configures several fallbacks expects them to vary: a visitor the bot does not
+// understand twice in a conversation reads two different ones, not the same sentence again.
+func TestConfiguredFallbacksVary(t *testing.T) {
+	cfg, err := intents.Load(filepath.Join("testdata", "shop.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Persona.Fallback = intents.Variants{{Text: "Sorry, I didn't get that. Could you rephrase it?"}, {Text: "Hmm, I'm not sure what you mean. Could you say it another way?"}}
+	und, err := intents.Train(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t)
+	if err := f.engine.SetUnderstanding(und); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 8 { // the variant depends on the conversation: try several
+		token := make([]byte, 32)
+		token[0], token[1] = 7, byte(i)
+		conv, err := f.db.CreateConversation(context.Background(), token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.conv = conv
+		first, d1 := f.say(t, "a", "blorp zax quib")
+		f.say(t, "b", "where is my order")
+		second, d2 := f.say(t, "c", "tell me a joke about penguins")
+		if d1.Source != bot.SourceFallback || d2.Source != bot.SourceFallback {
+			t.Fatalf("sources %s, %s: want two fallbacks", d1.Source, d2.Source)
+		}
+		if first.Text == second.Text {
+			t.Errorf("conversation %d: the same fallback twice with two configured: %q", i, first.Text)
+		}
+	}
+}
+
 // Configured acknowledgements are remembered by what they say, not by their place in the list: a
 // reload that reorders them must not make a running conversation say one again.
 func TestReorderedAcknowledgementsAreNotRepeatedAfterAReload(t *testing.T) {

@@ -63,8 +63,8 @@ type dialogue struct {
 	// trajectory is how the visitor's tone has moved over the conversation.
 	trajectory tone.Trajectory
 	// acks are the keys of the acknowledgements and stock sentences (the offer of a person, the
-	// warm close, the sentences of hand-off explanations) already said: never say the same one
-	// twice. Kept in every decision record.
+	// warm close, the sentences of hand-off explanations, the fallback) already said: never say
+	// the same one twice. Kept in every decision record.
 	acks []string
 	// history is the recent conversation, for the LLM's context.
 	history []llm.Turn
@@ -350,6 +350,9 @@ func (e *Engine) decide(ctx context.Context, k *knowledge, c *conversation, m st
 		text = reply.Text
 		det.Tone, det.Signals, det.Reply = &result, &signals, &reply
 	}
+	if out.source == SourceFallback {
+		st.acks = appendNew(st.acks, empathy.Key(out.text)) // said: the next fallback varies
+	}
 	kept := st.trajectory // what the next turn starts from, for restore
 	det.Trajectory, det.Acks = &kept, st.acks
 	st.remember(FromVisitor, m.Text)
@@ -530,7 +533,7 @@ func choose(u *intents.Understanding, st *dialogue, m store.Message, match inten
 			st.unresolved = 0
 			return o("I'm sorry — I haven't been able to help with this. "+contactText(cfg), SourceContact, RuleUnresolvedLimit)
 		}
-		return o(pick(cfg.Persona.Fallback, seed, st.turns), SourceFallback, RuleBelowThreshold)
+		return o(pickUnsaid(cfg.Persona.Fallback, seed, st.turns, st.acks), SourceFallback, RuleBelowThreshold)
 	}
 
 	if match.Ambiguous {
@@ -611,6 +614,23 @@ func pick(vs intents.Variants, seed string, turn int) string {
 	h := fnv.New32a()
 	fmt.Fprintf(h, "%s/%d", seed, turn)
 	return vs[int(h.Sum32()%uint32(len(vs)))].Text
+}
+
+// pickUnsaid is pick for stock sentences: it passes over the variants whose key is in said, so a
+// business's several fallbacks vary within a conversation; once all were said, any will do.
+func pickUnsaid(vs intents.Variants, seed string, turn int, said []string) string {
+	first := pick(vs, seed, turn)
+	for i, v := range vs {
+		if v.Text == first {
+			for j := range vs {
+				if w := vs[(i+j)%len(vs)].Text; !slices.Contains(said, empathy.Key(w)) {
+					return w
+				}
+			}
+			break
+		}
+	}
+	return first
 }
 
 // restore rebuilds what the bot remembers of a conversation from its decision records, after a
