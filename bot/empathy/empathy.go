@@ -125,8 +125,8 @@ func (c *Composer) Compose(in Input, answer string) Reply {
 		return r
 	}
 	r.Tone = t
-	// An answer that already opens with an apology needs no second one in front of it.
 	used := c.usedKeys(in.Used)
+	// An answer that already opens with an apology needs no second one in front of it.
 	if !(apologises(answer) && (t == "frustration" || t == toneStalled)) {
 		r.Ack, r.AckKey = c.pickAck(in, used, t, level, answer)
 	}
