@@ -231,7 +231,7 @@ func (db *DB) runRequest(ctx context.Context, tx *wtx, r *writeReq) (err error) 
 	err = r.fn(ctx, tx, db.clock())
 	if err != nil {
 		err = translate(err)
-		if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrConflict) {
+		if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrConflict) && !errors.Is(err, ErrOpenHandoff) {
 			db.log.Warn("store write request failed", "err", err)
 		}
 	}

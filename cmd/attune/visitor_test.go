@@ -93,6 +93,22 @@ func TestVisitorCommand(t *testing.T) {
 		t.Fatalf("export of jane = %s", out)
 	}
 
+	// Jane is still waiting for an agent: a running server holds her hand-off, so the delete is
+	// refused with what to do, and takes nothing.
+	code, out, errOut = runVisitor(t, "delete", "--conversation", jane.ID, "--db", path)
+	if code != 1 || out != "" || !strings.Contains(errOut, jane.ID) || !strings.Contains(errOut, "close it in the agent console") ||
+		strings.Contains(errOut, "level=WARN") {
+		t.Fatalf("delete with an open hand-off: exit %d, stdout %q, stderr %q; want 1 and one line naming the conversation and the fix", code, out, errOut)
+	}
+	db = openTestDB(t, path)
+	if _, err := db.SaveHandoffRecord(ctx, store.HandoffRecord{ID: "h1", ConversationID: jane.ID, State: store.StateClosed,
+		Reason: "asked", Email: "jane@example.com", Resolution: "resolved", Version: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
 	code, out, errOut = runVisitor(t, "delete", "--conversation", jane.ID, "--db", path)
 	if code != 0 || !strings.Contains(out, "deleted visitor "+jane.VisitorID+" and 1 conversation(s)") {
 		t.Fatalf("delete: exit %d, stdout %q, stderr %q", code, out, errOut)
