@@ -187,6 +187,20 @@ func messageByClientID(ctx context.Context, tx *wtx, conversationID, clientID st
 		conversationID, clientID))
 }
 
+// MessageByClientID returns the message a client stored under clientID in a conversation, or
+// ErrNotFound. It lets a transport recognise a resend before deciding whether to refuse it (a
+// resent message is acknowledged again, never rate limited).
+func (db *DB) MessageByClientID(ctx context.Context, conversationID, clientID string) (Message, error) {
+	if db.isShut.Load() {
+		return Message{}, ErrClosed
+	}
+	m, err := scanMessage(db.rdb.QueryRowContext(ctx, sqlMessageByClientID, conversationID, clientID))
+	if err != nil {
+		return Message{}, fmt.Errorf("message %q of %s: %w", clientID, conversationID, err)
+	}
+	return m, nil
+}
+
 // MessagesAfter returns the messages of a conversation with seq > afterSeq, ascending seq; limit<=0 means no limit.
 // An unknown conversation has no messages: the result is empty, not an error.
 func (db *DB) MessagesAfter(ctx context.Context, conversationID string, afterSeq int64, limit int) ([]Message, error) {

@@ -374,3 +374,29 @@ func decisionsEqual(a, b store.Decision) bool {
 		a.Intent == b.Intent && a.Confidence == b.Confidence && a.Source == b.Source && a.Rule == b.Rule &&
 		string(a.Details) == string(b.Details) && a.At.Equal(b.At)
 }
+
+func TestMessageByClientID(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := context.Background()
+	conv, err := db.CreateConversation(ctx, tokenHash("by-client-id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved, _, err := db.AppendMessage(ctx, store.Message{ConversationID: conv.ID, ClientID: "c1", From: store.FromVisitor, Text: "hi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.MessageByClientID(ctx, conv.ID, "c1")
+	if err != nil || got.Seq != saved.Seq || got.Text != "hi" || got.ClientID != "c1" {
+		t.Fatalf("MessageByClientID(c1) = %+v, %v; want %+v", got, err, saved)
+	}
+	for _, tc := range []struct{ conv, id string }{{conv.ID, "c2"}, {"nope", "c1"}} {
+		if _, err := db.MessageByClientID(ctx, tc.conv, tc.id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("MessageByClientID(%s, %s) error = %v, want ErrNotFound", tc.conv, tc.id, err)
+		}
+	}
+	db.Close()
+	if _, err := db.MessageByClientID(ctx, conv.ID, "c1"); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("after Close: %v, want ErrClosed", err)
+	}
+}

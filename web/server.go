@@ -31,6 +31,9 @@ type Store interface {
 	CreateConversationFor(ctx context.Context, tokenHash []byte, visitorID string) (store.Conversation, error)
 	ConversationByToken(ctx context.Context, tokenHash []byte) (store.Conversation, error)
 	MessagesAfter(ctx context.Context, conversationID string, afterSeq int64, limit int) ([]store.Message, error)
+	// MessageByClientID finds a stored visitor message by its client id (store.ErrNotFound when
+	// there is none): a resend over the rate limit is acknowledged, not refused.
+	MessageByClientID(ctx context.Context, conversationID, clientID string) (store.Message, error)
 	Ping(ctx context.Context) error
 }
 

@@ -410,13 +410,25 @@ func (c *client) message(f inFrame) {
 		c.sendError(codeTooLong, f.ID, "the message is %d characters long; the limit is %d. Shorten it or split it into several messages", n, limit)
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	if !c.bucket.allow(s.now()) {
+		// A resend of a stored message (a reconnect with many unacknowledged ones) must be
+		// acknowledged with its seq: refusing it as "not stored" would be false.
+		if saved, err := s.store.MessageByClientID(ctx, c.conversationID, f.ID); err == nil {
+			c.sendFrame(ackFrame{Type: "ack", ID: f.ID, Seq: saved.Seq})
+			return
+		} else if !errors.Is(err, store.ErrNotFound) {
+			s.log.Warn("look up a rate-limited message", "conversation", c.conversationID, "error", err)
+		}
 		c.sendError(codeRateLimited, f.ID, "too many messages in a short time; wait a few seconds and send it again (it was not stored)")
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, _, err := s.engine.Receive(ctx, c.conversationID, f.ID, *f.Text, func(saved store.Message, _ bool) {
+	_, _, err := s.engine.Receive(ctx, c.conversationID, f.ID, *f.Text, func(saved store.Message, duplicate bool) {
+		if duplicate {
+			// A resend carries nothing new: it does not use up the visitor's rate limit.
+			c.bucket.tokens = min(c.bucket.capacity, c.bucket.tokens+1)
+		}
 		c.sendFrame(ackFrame{Type: "ack", ID: f.ID, Seq: saved.Seq})
 	})
 	if err != nil {

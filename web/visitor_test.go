@@ -427,3 +427,75 @@ func TestWelcomeCarriesTheLatestSeq(t *testing.T) {
 		}
 	}
 }
+
+// A resent id must be acknowledged again with its original seq (docs/protocol.md, guarantee 4),
+// whatever the rate limit says: the message is stored, so "rate_limited … (it was not stored)" is
+// false, and a widget would keep resending it. Resends carry nothing new, so they do not use up
+// the limit either: after a reconnect with many unacknowledged messages, the new ones still go
+// through.
+func TestResendIsAcknowledgedWhateverTheRateLimit(t *testing.T) {
+	e := startConsole(t, Options{RateBurst: 3, RatePerSecond: 0.001})
+	v := e.dialVisitor(t)
+	v.send(map[string]any{"type": "hello"})
+	token := v.next(typed("welcome")).str("token")
+	seqs := map[string]float64{}
+	for _, id := range []string{"m1", "m2", "m3"} {
+		v.send(map[string]any{"type": "message", "id": id, "text": "do you deliver on sundays? " + id})
+		f := v.next(replyTo(id))
+		if f.str("type") != "ack" {
+			t.Fatalf("message %s: %v, want ack", id, f)
+		}
+		seqs[id] = f["seq"].(float64)
+	}
+	// The burst is used up: a resend on the same socket is still acknowledged.
+	v.send(map[string]any{"type": "message", "id": "m1", "text": "do you deliver on sundays? m1"})
+	if f := v.next(replyTo("m1")); f.str("type") != "ack" || f["seq"] != seqs["m1"] {
+		t.Fatalf("resend of m1 over the rate limit: %v, want ack with seq %v", f, seqs["m1"])
+	}
+	// A new message on that socket is refused, honestly.
+	v.send(map[string]any{"type": "message", "id": "new1", "text": "and on saturdays?"})
+	if f := v.next(replyTo("new1")); f.str("type") != "error" || f.str("code") != codeRateLimited {
+		t.Fatalf("new message over the rate limit: %v, want rate_limited", f)
+	}
+	v.conn.Close()
+
+	// Reconnect and resend everything unacknowledged (as if no ack had arrived), then a new one.
+	v2 := e.dialVisitor(t)
+	v2.send(map[string]any{"type": "hello", "token": token, "last_seq": 0})
+	v2.next(typed("welcome"))
+	for _, id := range []string{"m1", "m2", "m3", "m1"} {
+		v2.send(map[string]any{"type": "message", "id": id, "text": "do you deliver on sundays? " + id})
+		if f := v2.next(replyTo(id)); f.str("type") != "ack" || f["seq"] != seqs[id] {
+			t.Fatalf("resend of %s after reconnect: %v, want ack with seq %v", id, f, seqs[id])
+		}
+	}
+	v2.send(map[string]any{"type": "message", "id": "new2", "text": "and on saturdays?"})
+	if f := v2.next(replyTo("new2")); f.str("type") != "ack" {
+		t.Fatalf("new message after resends: %v, want ack (resends must not use up the rate limit)", f)
+	}
+	msgs, err := e.db.MessagesAfter(context.Background(), v2ConvID(t, e, token), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]int{}
+	for _, m := range msgs {
+		if m.ClientID != "" {
+			stored[m.ClientID]++
+		}
+	}
+	want := map[string]int{"m1": 1, "m2": 1, "m3": 1, "new2": 1}
+	if fmt.Sprint(stored) != fmt.Sprint(want) {
+		t.Fatalf("stored visitor messages by id: %v, want %v", stored, want)
+	}
+}
+
+// v2ConvID returns the conversation id of a resume token.
+func v2ConvID(t *testing.T, e *consoleEnv, token string) string {
+	t.Helper()
+	conv, err := e.db.ConversationByToken(context.Background(), hashToken(token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conv.ID
+}
+
