@@ -54,6 +54,9 @@ type Event struct {
 	State *StateChange
 	// AgentName, beside an agent's Message, is the display name the visitor sees.
 	AgentName string
+	// Notice, set alone, tells the visitor about a problem on the server's side that keeps their
+	// answer from them for now (a reply that could not be stored). It is not stored.
+	Notice string
 }
 
 // StateChange says who looks after a conversation now: the bot, the queue (with the visitor's
@@ -110,6 +113,9 @@ type Options struct {
 	Now     func() time.Time
 	// IdleEvict drops the in-memory state of conversations idle this long (rebuilt on demand).
 	IdleEvict time.Duration
+	// RetryAfter is the first wait before storing again a reply the store refused (a full or
+	// read-only disk); it doubles up to a minute. Zero means one second.
+	RetryAfter time.Duration
 }
 
 // Engine runs conversations. It is safe for concurrent use.
@@ -119,6 +125,7 @@ type Engine struct {
 	log       *slog.Logger
 	now       func() time.Time
 	idleEvict time.Duration
+	retry     time.Duration
 	tone      *tone.Analyzer
 	getenv    func(string) string
 	handoff   *handoff.Queue
@@ -128,6 +135,9 @@ type Engine struct {
 	convs   map[string]*conversation
 	closed  bool
 	working sync.WaitGroup
+	// stop is closed by Close: replies waiting to be stored again give up (they are answered
+	// when the visitor comes back, see AnswerPending).
+	stop chan struct{}
 }
 
 // New builds an engine.
@@ -136,7 +146,10 @@ func New(opt Options) (*Engine, error) {
 		return nil, errors.New("bot.New: Store, Publisher and Understanding are required")
 	}
 	e := &Engine{store: opt.Store, pub: opt.Publisher, log: opt.Logger, now: opt.Now, idleEvict: opt.IdleEvict, tone: opt.Tone,
-		getenv: opt.Getenv, handoff: opt.Handoff, convs: map[string]*conversation{}}
+		getenv: opt.Getenv, handoff: opt.Handoff, convs: map[string]*conversation{}, retry: opt.RetryAfter, stop: make(chan struct{})}
+	if e.retry <= 0 {
+		e.retry = time.Second
+	}
 	if e.getenv == nil {
 		e.getenv = os.Getenv
 	}
@@ -219,6 +232,9 @@ type conversation struct {
 	// stale, guarded by e.mu, says that the conversation came back to the bot from a person:
 	// the next turn reloads the history from the store.
 	stale bool
+	// queuedSeq, guarded by e.mu, is the seq of the last visitor message handed to the worker,
+	// so that a message is never answered twice (see AnswerPending).
+	queuedSeq int64
 }
 
 // begin starts an operation on a conversation; the caller must call e.working.Done when it ends.
@@ -271,12 +287,46 @@ func (e *Engine) Receive(ctx context.Context, conversationID, clientID, text str
 		return store.Message{}, false, err
 	}
 	defer e.working.Done()
-	saved, duplicate, err = e.append(ctx, c, store.Message{ConversationID: conversationID, ClientID: clientID, From: FromVisitor, Text: text}, "", stored)
-	if err != nil || duplicate {
-		return saved, duplicate, err
+	return e.append(ctx, c, store.Message{ConversationID: conversationID, ClientID: clientID, From: FromVisitor, Text: text}, "", stored)
+}
+
+// pendingScan bounds how far back AnswerPending looks for unanswered visitor messages.
+const pendingScan = 50
+
+// AnswerPending has the bot answer the visitor messages that end the conversation, when the bot
+// spoke last before them: the bot still owes them an answer because its reply could not be stored
+// before the server stopped, or the server stopped between acknowledging them and answering. The
+// transport calls it when a visitor comes back to a conversation; it does nothing while a person
+// looks after it, or when the answers are on their way.
+func (e *Engine) AnswerPending(ctx context.Context, conv store.Conversation) error {
+	if conv.State != store.StateBot || conv.LastSeq == 0 {
+		return nil
 	}
-	e.enqueue(c, saved)
-	return saved, false, nil
+	c, err := e.begin(conv.ID)
+	if err != nil {
+		return err
+	}
+	defer e.working.Done()
+	// Under c.mu no visitor message is between being stored and being handed to the worker.
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	msgs, err := e.store.MessagesAfter(ctx, conv.ID, max(0, conv.LastSeq-pendingScan), 0)
+	if err != nil {
+		return fmt.Errorf("read the last messages of %s: %w", conv.ID, err)
+	}
+	first := len(msgs)
+	for first > 0 && msgs[first-1].From == FromVisitor {
+		first--
+	}
+	// Messages that follow an agent's were written to a person, and a run longer than the scan
+	// is not a lost answer: the bot leaves those alone.
+	if first > 0 && msgs[first-1].From != FromBot || first == 0 && conv.LastSeq > pendingScan {
+		return nil
+	}
+	for _, m := range msgs[first:] {
+		e.enqueue(c, m)
+	}
+	return nil
 }
 
 // AgentSay stores an agent's message and shows it to everyone watching the conversation, under
@@ -290,7 +340,9 @@ func (e *Engine) AgentSay(ctx context.Context, conversationID, clientID, agentNa
 	return e.append(ctx, c, store.Message{ConversationID: conversationID, ClientID: clientID, From: FromAgent, Text: text}, agentName, stored)
 }
 
-// append stores a message and publishes it, calling stored in between (see Receive).
+// append stores a message and publishes it, calling stored in between (see Receive). A new
+// visitor message is handed to the bot before the lock is released, so that the bot sees
+// messages in seq order and AnswerPending never sees one stored but not yet handed over.
 func (e *Engine) append(ctx context.Context, c *conversation, m store.Message, agentName string, stored func(store.Message, bool)) (store.Message, bool, error) {
 	c.mu.Lock()
 	saved, duplicate, err := e.store.AppendMessage(ctx, m)
@@ -300,6 +352,9 @@ func (e *Engine) append(ctx context.Context, c *conversation, m store.Message, a
 		}
 		if !duplicate {
 			e.pub.Publish(c.id, Event{Message: &saved, AgentName: agentName})
+			if saved.From == FromVisitor {
+				e.enqueue(c, saved)
+			}
 		}
 	}
 	c.mu.Unlock()
@@ -321,6 +376,10 @@ func (e *Engine) Assistant() *llm.Client { return e.know.Load().llm }
 func (e *Engine) enqueue(c *conversation, m store.Message) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if m.Seq <= c.queuedSeq {
+		return // already answered or being answered
+	}
+	c.queuedSeq = m.Seq
 	c.queue = append(c.queue, m)
 	if c.running {
 		return
@@ -373,10 +432,61 @@ func (e *Engine) appendBot(ctx context.Context, c *conversation, text string, d 
 	return m, nil
 }
 
+// Waits between attempts to store a reply the store refused.
+const maxRetryWait = time.Minute
+
+// replyDelayed is what the visitor is told when their answer could not be stored.
+const replyDelayed = "Sorry, there is a problem on our side: the answer to your message could not be saved, so it is delayed. " +
+	"It will appear here as soon as it can be saved; you don't need to send your message again."
+
+// storeLate stores a reply that the store refused the first time (err): a visitor whose message
+// was acknowledged is owed its answer. The visitor is told at once that it is delayed; the reply is
+// then stored again, waiting longer each time, until it is stored or the engine closes. A store
+// that will never take it (closed, the conversation deleted) ends the attempts at once.
+func (e *Engine) storeLate(c *conversation, m store.Message, text string, d store.Decision, streamID string, err error) error {
+	if !retryable(err) {
+		return err
+	}
+	e.log.Error("bot reply could not be stored; telling the visitor and trying again", "conversation", c.id, "seq", m.Seq, "error", err)
+	e.pub.Publish(c.id, Event{Typing: &Typing{From: FromBot, On: false}})
+	e.pub.Publish(c.id, Event{Notice: replyDelayed})
+	wait := e.retry
+	for attempt := 2; ; attempt++ {
+		t := time.NewTimer(wait)
+		select {
+		case <-e.stop:
+			t.Stop()
+			return fmt.Errorf("shutting down with the reply to seq %d unstored (it is answered when the visitor comes back): %w", m.Seq, err)
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err = e.appendBot(ctx, c, text, d, streamID)
+		cancel()
+		if err == nil {
+			e.log.Info("delayed bot reply stored", "conversation", c.id, "seq", m.Seq, "attempts", attempt)
+			return nil
+		}
+		if !retryable(err) {
+			return err
+		}
+		e.log.Warn("bot reply still cannot be stored", "conversation", c.id, "seq", m.Seq, "attempts", attempt, "error", err)
+		wait = min(2*wait, maxRetryWait)
+	}
+}
+
+// retryable says whether storing again may succeed later: not on a closed store, a deleted
+// conversation or a refused record.
+func retryable(err error) bool {
+	return !errors.Is(err, store.ErrClosed) && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrInvalid)
+}
+
 // Close stops taking new messages and waits for the answers in progress, up to ctx's deadline.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
-	e.closed = true
+	if !e.closed {
+		e.closed = true
+		close(e.stop)
+	}
 	e.mu.Unlock()
 	done := make(chan struct{})
 	go func() { e.working.Wait(); close(done) }()

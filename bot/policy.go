@@ -169,7 +169,9 @@ func (e *Engine) respond(ctx context.Context, c *conversation, m store.Message) 
 	text, d, streamID, change := e.decide(ctx, e.know.Load(), c, m)
 	d.InReplyTo = m.Seq
 	if _, err := e.appendBot(ctx, c, text, d, streamID); err != nil {
-		return err
+		if err := e.storeLate(c, m, text, d, streamID, err); err != nil {
+			return err
+		}
 	}
 	if change != nil {
 		e.pub.Publish(c.id, Event{State: change})

@@ -73,6 +73,10 @@ func (h *Hub) Publish(conversationID string, ev bot.Event) {
 		frame = mustJSON(stateFrameOf(ev.State))
 	case ev.Stream != nil:
 		frame = mustJSON(streamFrame{Type: "stream", StreamID: ev.Stream.ID, From: ev.Stream.From, Delta: ev.Stream.Delta})
+	case ev.Notice != "":
+		// Not about a frame the client sent (no id): the server is in trouble, the client need
+		// not resend anything.
+		frame = mustJSON(errorFrame{Type: "error", Code: codeUnavailable, Message: ev.Notice})
 	case ev.Typing != nil:
 		if ev.Typing.From == bot.FromVisitor {
 			return // visitors do not need to see themselves typing in their other tabs

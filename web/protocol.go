@@ -125,7 +125,8 @@ const (
 	codeRateLimited = "rate_limited"
 	codeNotReady    = "not_ready"
 	// codeUnavailable means the server could not store the message; it was not acknowledged and
-	// the client should send it again (with the same id) a little later.
+	// the client should send it again (with the same id) a little later. Without an id it says
+	// that the bot's answer could not be stored and comes later: nothing to resend.
 	codeUnavailable = "unavailable"
 )
 

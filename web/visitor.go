@@ -261,6 +261,14 @@ func (c *client) hello(f inFrame) {
 		if err := c.replay(conv.ID, lastSeq); err != nil {
 			s.log.Error("replay conversation", "conversation", conv.ID, "error", err)
 			c.close(websocket.CloseInternalServerErr, "could not load your conversation; reconnect to try again")
+			return
+		}
+		// A message acknowledged before a restart may still be waiting for its answer (the
+		// reply could not be stored, or the server stopped first): the visitor gets it now.
+		actx, acancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer acancel()
+		if err := s.engine.AnswerPending(actx, conv); err != nil {
+			s.log.Error("answer a pending visitor message", "conversation", conv.ID, "error", err)
 		}
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/attune-chat/attune/bot"
 	"github.com/attune-chat/attune/store"
 	"github.com/gorilla/websocket"
 )
@@ -499,3 +500,43 @@ func v2ConvID(t *testing.T, e *consoleEnv, token string) string {
 	return conv.ID
 }
 
+// A visitor whose message was acknowledged before the server stopped, and not answered (its
+// reply could not be stored, or the server stopped first), gets the answer when they come back.
+func TestResumeAnswersAnAcknowledgedMessage(t *testing.T) {
+	e := startConsole(t, Options{})
+	v := e.dialVisitor(t)
+	v.send(map[string]any{"type": "hello"})
+	token := v.next(typed("welcome")).str("token")
+	v.next(typed("message")) // the greeting, seq 1
+	v.conn.Close()
+	// Stored and acknowledged, then the server stopped before the answer was stored.
+	conv := v2ConvID(t, e, token)
+	if _, _, err := e.db.AppendMessage(context.Background(), store.Message{ConversationID: conv, ClientID: "m", From: store.FromVisitor, Text: "do you deliver on sundays?"}); err != nil {
+		t.Fatal(err)
+	}
+
+	v2 := e.dialVisitor(t)
+	v2.send(map[string]any{"type": "hello", "token": token, "last_seq": 1})
+	v2.next(typed("welcome"))
+	if f := v2.next(typed("message")); f["seq"] != 2.0 || f.str("client_id") != "m" {
+		t.Fatalf("replay: %v, want the visitor's message, seq 2", f)
+	}
+	if f := v2.next(typed("message")); f["seq"] != 3.0 || f.str("from") != "bot" {
+		t.Fatalf("after the replay: %v, want the bot's answer, seq 3", f)
+	}
+}
+
+// The engine's notice that an answer is delayed reaches every socket of the conversation as an
+// unavailable error without id: nothing for the client to resend.
+func TestDelayedAnswerNoticeIsAnErrorFrame(t *testing.T) {
+	e := startConsole(t, Options{})
+	v := e.dialVisitor(t)
+	v.send(map[string]any{"type": "hello"})
+	conv := v.next(typed("welcome")).str("conversation_id")
+	v.next(typed("message"))
+	e.srv.hub.Publish(conv, bot.Event{Notice: "the answer is delayed"})
+	f := v.next(typed("error"))
+	if f.str("code") != codeUnavailable || f.str("message") != "the answer is delayed" || f["id"] != nil {
+		t.Fatalf("notice frame %v; want an unavailable error with the text and no id", f)
+	}
+}
