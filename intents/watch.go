@@ -20,11 +20,51 @@ import (
 // an editor that truncates the file and then writes it, or a copy over a slow link, leaves it
 // empty or half-written for a moment, and half a file can be a valid configuration that lacks
 // the rest. An invalid version is logged problem by problem and ignored, so the last good
-// configuration keeps serving. Polling (rather than inotify) also works on network mounts, in
+// configuration keeps serving. A valid version that apply refuses for another reason (a knowledge
+// file it cannot read, the LLM endpoint) is tried again, after pauses that double from interval
+// up to MaxReloadRetryPause, until it applies or the file changes: the cause is often fixed outside
+// the file (a permission, a mount), where no edit would trigger a reload. Such a refusal is logged
+// once, and again only if its reason changes. Polling (rather than inotify) also works on network mounts, in
 // containers with bind-mounted files, with Kubernetes ConfigMaps (a symlink swapped in one rename)
 // and with editors that replace files by renaming. Watch returns when ctx ends.
 func Watch(ctx context.Context, loaded *Config, interval time.Duration, apply func(*Config) error, log *slog.Logger) {
 	path := loaded.Source
+	// A refused version waiting to be tried again, when, and why it was refused last time.
+	var (
+		retry   *Config
+		retryAt time.Time
+		pause   time.Duration
+		refusal string
+	)
+	try := func(cfg *Config) {
+		err := apply(cfg)
+		if err == nil {
+			if retry != nil {
+				log.Info("configuration reloaded after an earlier refusal", "path", path)
+			} else {
+				log.Info("configuration reloaded", "path", path)
+			}
+			retry = nil
+			return
+		}
+		if ce := (*ConfigError)(nil); errors.As(err, &ce) {
+			// A problem in the file itself: only an edit can fix it.
+			for _, p := range ce.Problems {
+				log.Error("configuration change rejected; keeping the previous one", "problem", p.String())
+			}
+			retry = nil
+			return
+		}
+		if retry == nil || err.Error() != refusal {
+			pause = interval
+			log.Error("configuration change rejected; keeping the previous one and trying again until it applies or the file changes",
+				"path", path, "error", err)
+		} else {
+			pause = min(2*pause, MaxReloadRetryPause)
+			log.Debug("configuration change still refused", "path", path, "error", err, "next_try_in", pause)
+		}
+		retry, refusal, retryAt = cfg, err.Error(), time.Now().Add(pause)
+	}
 	// What is compared is the file's digest followed by a stamp of the knowledge files it lists:
 	// a reload refused for a missing knowledge file goes through once the file appears, and an
 	// edited one is picked up, without the YAML being saved again.
@@ -61,6 +101,9 @@ func Watch(ctx context.Context, loaded *Config, interval time.Duration, apply fu
 		fp = append(fp, knowledgeStamp(path, files)...)
 		if bytes.Equal(fp, last) {
 			pending = nil
+			if retry != nil && !time.Now().Before(retryAt) {
+				try(retry)
+			}
 			continue
 		}
 		if !bytes.Equal(fp, pending) {
@@ -68,7 +111,7 @@ func Watch(ctx context.Context, loaded *Config, interval time.Duration, apply fu
 			log.Debug("configuration file changed; applying it once the next check reads the same", "path", path)
 			continue
 		}
-		pending, last = nil, fp
+		pending, last, retry = nil, fp, nil
 		cfg, err := Parse(path, data)
 		if err != nil {
 			var ce *ConfigError
@@ -81,13 +124,13 @@ func Watch(ctx context.Context, loaded *Config, interval time.Duration, apply fu
 			}
 			continue
 		}
-		if err := apply(cfg); err != nil {
-			log.Error("configuration change rejected; keeping the previous one", "path", path, "error", err)
-			continue
-		}
-		log.Info("configuration reloaded", "path", path)
+		try(cfg)
 	}
 }
+
+// MaxReloadRetryPause bounds the pause between two tries of a configuration that Watch's apply
+// refused: a fix made outside the file is picked up within it.
+const MaxReloadRetryPause = time.Minute
 
 // knowledgeFiles reads llm.knowledge_files from a configuration that may be invalid.
 func knowledgeFiles(data []byte) []string {

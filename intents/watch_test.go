@@ -353,3 +353,89 @@ func TestWatchKnowledgeFiles(t *testing.T) {
 	default:
 	}
 }
+
+// A valid version that apply refuses for a reason outside the file (here a knowledge file that
+// cannot be read, then becomes readable without any edit) is tried again until it applies; the
+// refusal is logged once, not at every try, and a *ConfigError from apply is not retried.
+func TestWatchRetriesARefusedReload(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bakery.yaml")
+	writeAtomic(t, path, watchedConfig("first"))
+	var logs syncbuf.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	var mu sync.Mutex
+	refusals := map[string]int{} // answer -> times refused so far
+	refuseUntil := map[string]int{"second": 3}
+	var tries sync.Map
+	applied := make(chan string, 10)
+	apply := func(c *intents.Config) error {
+		in, _ := c.Intent("order_status")
+		a := in.Answer.First()
+		mu.Lock()
+		defer mu.Unlock()
+		n, _ := tries.LoadOrStore(a, new(int))
+		*n.(*int)++
+		if a == "bad-file" {
+			return &intents.ConfigError{Problems: []intents.Problem{{File: path, Line: 1, Col: 1, What: "classifier cannot tell two intents apart"}}}
+		}
+		if refusals[a] < refuseUntil[a] {
+			refusals[a]++
+			return errors.New("read knowledge file menu.md: permission denied")
+		}
+		applied <- a
+		return nil
+	}
+	loaded, err := intents.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		intents.Watch(ctx, loaded, 5*time.Millisecond, apply, log)
+	}()
+	defer func() { cancel(); <-done }()
+
+	writeAtomic(t, path, watchedConfig("second"))
+	select {
+	case got := <-applied:
+		if got != "second" {
+			t.Fatalf("applied %q, want second", got)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("a refused reload was never tried again without an edit; log:\n%s", logs.String())
+	}
+	eventually(t, "the late reload in the log", func() bool {
+		return strings.Contains(logs.String(), "configuration reloaded after an earlier refusal")
+	})
+	out := logs.String()
+	var errorLines, debugLines int
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "permission denied") {
+			if strings.Contains(line, "level=ERROR") {
+				errorLines++
+			} else {
+				debugLines++
+			}
+		}
+	}
+	if errorLines != 1 || debugLines != 2 {
+		t.Errorf("3 refusals for the same reason logged %d times at error level and %d at debug, want 1 and 2; log:\n%s", errorLines, debugLines, out)
+	}
+
+	// A refusal that names a problem of the file is logged like a parse error and not retried.
+	writeAtomic(t, path, watchedConfig("bad-file"))
+	eventually(t, "the problem in the log", func() bool { return strings.Contains(logs.String(), "cannot tell two intents apart") })
+	time.Sleep(100 * time.Millisecond) // 20 checks: a retry would have happened
+	mu.Lock()
+	n, _ := tries.Load("bad-file")
+	badTries := *n.(*int)
+	mu.Unlock()
+	if badTries != 1 {
+		t.Errorf("a version refused for a problem in the file was tried %d times, want 1", badTries)
+	}
+	if !strings.Contains(logs.String(), path+":1:1: classifier cannot tell two intents apart") {
+		t.Errorf("the problem is not logged with its position; log:\n%s", logs.String())
+	}
+}
