@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -34,6 +35,21 @@ type serveConfig struct {
 	ReloadInterval time.Duration
 	// Web tunes the transport; tests shorten its timings.
 	Web web.Options
+	// hooks are for tests only; all nil in production.
+	hooks testHooks
+}
+
+// testHooks let tests stop the daemon at chosen points to reproduce races deterministically.
+type testHooks struct {
+	// handoffStore wraps the hand-off queue's store.
+	handoffStore func(handoff.Store) handoff.Store
+	// sweep runs at the start of each housekeeping sweep, with the housekeeping's context.
+	sweep func(ctx context.Context)
+	// refreshing runs when the daily refresh has read the understanding in force, before it
+	// applies it again.
+	refreshing func()
+	// now replaces time.Now for the housekeeping.
+	now func() time.Time
 }
 
 const serveUsage = `Usage: attune serve [flags]
@@ -152,7 +168,17 @@ type daemon struct {
 	hub      *web.Hub
 	listener net.Listener
 	served   chan error
-	stop     context.CancelFunc
+	// stop ends the background jobs (queue ticks, configuration watcher, housekeeping); jobs
+	// counts them, so that Shutdown can wait for them before it closes the store.
+	stop context.CancelFunc
+	jobs sync.WaitGroup
+	now  func() time.Time
+	// knowMu serialises whatever replaces the understanding in force: a reload, and the daily
+	// refresh that reads the understanding and applies it again (without it, a reload landing
+	// between the two would be undone by the old configuration). It also guards day.
+	knowMu sync.Mutex
+	day    int // the business's day of the year when the knowledge was last built
+	hooks  testHooks
 }
 
 func loadConfig(path string) (*intents.Config, error) {
@@ -199,7 +225,11 @@ func startDaemon(ctx context.Context, sc serveConfig, logOut io.Writer) (_ *daem
 	// the relay is built first and bound to the server by web.New.
 	hub := web.NewHub()
 	relay := web.NewRelay(log)
-	queue, err := handoff.New(handoff.Options{Config: cfg.Handoff, Open: handoff.HoursOf(cfg), Store: handoffstore.New(db),
+	var hs handoff.Store = handoffstore.New(db)
+	if sc.hooks.handoffStore != nil {
+		hs = sc.hooks.handoffStore(hs)
+	}
+	queue, err := handoff.New(handoff.Options{Config: cfg.Handoff, Open: handoff.HoursOf(cfg), Store: hs,
 		Notifier: relay, Now: time.Now, Logger: log})
 	if err != nil {
 		return nil, err
@@ -228,23 +258,18 @@ func startDaemon(ctx context.Context, sc serveConfig, logOut io.Writer) (_ *daem
 	}
 
 	bg, stop := context.WithCancel(context.Background())
-	d := &daemon{log: log, store: db, engine: engine, queue: queue, web: srv, hub: hub, listener: l, served: make(chan error, 1), stop: stop}
-	go func() { d.served <- srv.Serve(l) }()
-	go queue.Run(bg, time.Second)
-	if sc.Config != "" {
-		go intents.Watch(bg, cfg, sc.ReloadInterval, func(c *intents.Config) error {
-			u, err := intents.Train(c)
-			if err != nil {
-				return err
-			}
-			if err := engine.SetUnderstanding(u); err != nil {
-				return err
-			}
-			queue.SetConfig(c.Handoff, handoff.HoursOf(c))
-			return nil
-		}, log)
+	d := &daemon{log: log, store: db, engine: engine, queue: queue, web: srv, hub: hub, listener: l, served: make(chan error, 1),
+		stop: stop, now: time.Now, hooks: sc.hooks}
+	if sc.hooks.now != nil {
+		d.now = sc.hooks.now
 	}
-	go d.housekeeping(bg)
+	d.day = d.now().In(und.Config.Location).YearDay()
+	go func() { d.served <- srv.Serve(l) }()
+	d.background(func() { queue.Run(bg, time.Second) })
+	if sc.Config != "" {
+		d.background(func() { intents.Watch(bg, cfg, sc.ReloadInterval, d.reload, log) })
+	}
+	d.background(func() { d.housekeeping(bg) })
 
 	source := cfg.Source
 	log.Info("Attune is running",
@@ -266,20 +291,65 @@ func (d *daemon) URL() string {
 	return fmt.Sprintf("http://%s:%d", host, addr.Port)
 }
 
+// background runs a job that Shutdown stops (through d.stop) and waits for.
+func (d *daemon) background(job func()) {
+	d.jobs.Add(1)
+	go func() {
+		defer d.jobs.Done()
+		job()
+	}()
+}
+
+// reload applies a new configuration (intents.Watch calls it).
+func (d *daemon) reload(c *intents.Config) error {
+	u, err := intents.Train(c)
+	if err != nil {
+		return err
+	}
+	return d.apply(u)
+}
+
+// apply puts a trained configuration in force.
+func (d *daemon) apply(u *intents.Understanding) error {
+	d.knowMu.Lock()
+	defer d.knowMu.Unlock()
+	if err := d.engine.SetUnderstanding(u); err != nil {
+		return err
+	}
+	d.queue.SetConfig(u.Config.Handoff, handoff.HoursOf(u.Config))
+	d.day = d.now().In(u.Config.Location).YearDay() // the knowledge was just built for today
+	return nil
+}
+
+// refreshDay rebuilds what depends on the date (the LLM's facts say "open today 08:00–17:30")
+// when the business's day has changed since the knowledge was built.
+func (d *daemon) refreshDay() {
+	d.knowMu.Lock()
+	defer d.knowMu.Unlock()
+	u := d.engine.Understanding()
+	today := d.now().In(u.Config.Location).YearDay()
+	if today == d.day {
+		return
+	}
+	d.day = today
+	if d.hooks.refreshing != nil {
+		d.hooks.refreshing()
+	}
+	if err := d.engine.SetUnderstanding(u); err != nil {
+		d.log.Error("refresh the day's knowledge", "error", err)
+	}
+}
+
 // housekeeping deletes expired transcripts, forgets idle conversations' in-memory state, and
-// rebuilds what depends on the date (the LLM's facts say "open today 08:00–17:30") each new day.
+// refreshes the day's knowledge each new day.
 func (d *daemon) housekeeping(ctx context.Context) {
-	day := time.Now().In(d.engine.Understanding().Config.Location).YearDay()
 	sweep := func() {
-		u := d.engine.Understanding()
-		if today := time.Now().In(u.Config.Location).YearDay(); today != day {
-			day = today
-			if err := d.engine.SetUnderstanding(u); err != nil {
-				d.log.Error("refresh the day's knowledge", "error", err)
-			}
+		if d.hooks.sweep != nil {
+			d.hooks.sweep(ctx)
 		}
+		d.refreshDay()
 		retention := d.engine.Understanding().Config.Retention()
-		n, err := d.store.DeleteExpired(ctx, time.Now().Add(-retention))
+		n, err := d.store.DeleteExpired(ctx, d.now().Add(-retention))
 		switch {
 		case err != nil && ctx.Err() == nil:
 			d.log.Error("delete expired conversations", "error", err)
@@ -287,7 +357,7 @@ func (d *daemon) housekeeping(ctx context.Context) {
 			d.log.Info("deleted expired conversations", "count", n, "retention_days", int(retention.Hours()/24))
 		}
 		d.engine.EvictIdle()
-		if n, err := d.store.DeleteExpiredSessions(ctx, time.Now()); err != nil && ctx.Err() == nil {
+		if n, err := d.store.DeleteExpiredSessions(ctx, d.now()); err != nil && ctx.Err() == nil {
 			d.log.Error("delete expired console sessions", "error", err)
 		} else if n > 0 {
 			d.log.Info("deleted expired console sessions", "count", n)
@@ -306,12 +376,27 @@ func (d *daemon) housekeeping(ctx context.Context) {
 	}
 }
 
-// Shutdown stops in the order that loses nothing: no new connections, sockets told to reconnect,
-// bot turns in progress finished and stored, then the database closed.
+// Shutdown stops in the order that loses nothing: background jobs told to stop, no new
+// connections, sockets told to reconnect, bot turns in progress finished and stored, background
+// jobs finished, the hand-off changes whose save failed saved one last time, then the database
+// closed.
 func (d *daemon) Shutdown(ctx context.Context) error {
 	d.stop()
 	err := d.web.Shutdown(ctx)
 	err = errors.Join(err, d.engine.Close(ctx))
+	jobsDone := make(chan struct{})
+	go func() { d.jobs.Wait(); close(jobsDone) }()
+	select {
+	case <-jobsDone:
+		// A queue tick cut short by the stop, or an earlier failed save, left hand-off changes
+		// unsaved; the queue would have retried them on its next tick, which will not come.
+		d.queue.Tick(ctx)
+		if n := d.queue.Unsaved(); n > 0 {
+			err = errors.Join(err, fmt.Errorf("%d hand-off change(s) could not be saved before closing the database; see the warnings above", n))
+		}
+	case <-ctx.Done():
+		err = errors.Join(err, fmt.Errorf("wait for background jobs (queue, configuration watcher, housekeeping): %w", ctx.Err()))
+	}
 	err = errors.Join(err, d.store.Close())
 	if serveErr := <-d.served; serveErr != nil {
 		err = errors.Join(err, serveErr)
