@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
 	"syscall"
@@ -151,10 +152,32 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	<-ctx.Done()
-	d.log.Info("shutting down")
+	// From now on a signal no longer cancels ctx (it already is): it means "stop waiting".
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(again)
+	d.log.Info("shutting down; press Ctrl-C again to exit at once")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	return d.Shutdown(shutdownCtx)
+	return awaitShutdown(d.log, func() error { return d.Shutdown(shutdownCtx) }, again)
+}
+
+// errInterrupted is the exit error of a shutdown cut short by a second signal.
+var errInterrupted = errors.New("interrupted again during the graceful shutdown; exited without waiting for it " +
+	"(acknowledged messages are on disk; bot answers in progress were not sent)")
+
+// awaitShutdown runs shutdown and returns its result, unless a signal arrives on again first:
+// an operator who presses Ctrl-C a second time wants the process gone now, not in 15 seconds.
+func awaitShutdown(log *slog.Logger, shutdown func() error, again <-chan os.Signal) error {
+	done := make(chan error, 1)
+	go func() { done <- shutdown() }()
+	select {
+	case err := <-done:
+		return err
+	case s := <-again:
+		log.Warn("second signal: exiting at once without finishing the graceful shutdown", "signal", s.String())
+		return errInterrupted
+	}
 }
 
 // daemon is a running server with everything it owns. End-to-end tests start it exactly as
