@@ -4,11 +4,13 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/attune-chat/attune/bot"
 	"github.com/attune-chat/attune/configs"
@@ -160,5 +162,31 @@ func TestCheckOrigin(t *testing.T) {
 		if got := srv.checkOrigin(r); got != tt.want {
 			t.Errorf("checkOrigin(origin %q, host %q) = %v, want %v", tt.origin, tt.host, got, tt.want)
 		}
+	}
+}
+
+// A signal right after the start can shut the server down before Serve has begun: Serve must
+// then return at once instead of serving on, and the two must not race (run with -race).
+func TestShutdownBeforeServe(t *testing.T) {
+	srv, _ := startServer(t, nil)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(context.Background()) }()
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve after Shutdown = %v, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve after Shutdown is still serving")
 	}
 }

@@ -181,6 +181,9 @@ func New(opt Options) (*Server, error) {
 	if s.relay != nil {
 		s.relay.bind(s)
 	}
+	// Made here, not in Serve: Shutdown may run before Serve has started (a signal right after
+	// the start), and must then find the server to stop; Serve after Shutdown returns at once.
+	s.http = &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	return s, nil
 }
 
@@ -209,7 +212,6 @@ func (s *Server) Handler() http.Handler { return s.echo }
 
 // Serve accepts connections on l until Shutdown.
 func (s *Server) Serve(l net.Listener) error {
-	s.http = &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	if err := s.http.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve http: %w", err)
 	}
@@ -221,9 +223,7 @@ func (s *Server) Serve(l net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shuttingDown.Store(true)
 	var err error
-	if s.http != nil {
-		err = s.http.Shutdown(ctx) // does not wait for hijacked (websocket) connections
-	}
+	err = s.http.Shutdown(ctx) // does not wait for hijacked (websocket) connections
 	s.connsMu.Lock()
 	for c := range s.conns {
 		c.close(websocket.CloseGoingAway, "server restarting; reconnect to resume")
