@@ -28,11 +28,23 @@ var (
 	// ibanRe: country code, check digits, then groups of four alphanumerics (spaced or not) and a
 	// shorter last group; the grouping keeps the following word out of the match.
 	ibanRe = regexp.MustCompile(`(?i)\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b`)
-	// cardRe: 13-19 digits, optionally grouped by spaces or dashes.
-	cardRe = regexp.MustCompile(`\b\d(?:[ \-]?\d){12,18}\b`)
-	// phoneRe: an optional +, then digits with the separators people type.
-	phoneRe = regexp.MustCompile(`(?:\+|\b)\(?\d[\d \-().]{5,18}\d\b`)
-	nameRe  = regexp.MustCompile(`(?i:\b(?:my name is|my name's|name:|this is|i am|i'm|im|call me|it's|signed)\s+)(` + nameWords + `)`)
+	// cardRe: 13-19 digits, optionally grouped by spaces (a no-break one too, as pasted from a
+	// banking app), dashes or dots.
+	cardRe = regexp.MustCompile(`\b\d(?:[ \x{00A0}\-.]?\d){12,18}\b`)
+	// phoneRe: an optional + or opening parenthesis, then digits with the separators people type
+	// ("030/1234567" is how German numbers are written).
+	phoneRe = regexp.MustCompile(`(?:\+|\B\(|\b)\d[\d \x{00A0}\-()./]{5,18}\d\b`)
+	// phoneCueRe ends the text before a number that is a phone number even when it is a short
+	// local one ("call me on 555-0123", "my number is 5550123", "tel: 555 01 23").
+	// A number already redacted in between counts as words ("call 555-0123 or 555-0124").
+	phoneCueRe = regexp.MustCompile(`(?i)\b(?:call|ring|phone|telephone|tel|mobile|cell|cellphone|landline|number|text|sms|whatsapp|reach|contact|fax)\b(?:[^\d\n\[]|\[PHONE_\d+\]){0,16}$`)
+	// notPhoneCueRe ends the text before a number that is a reference, whatever its length
+	// ("order 0012345678", "order number is 5550123", "ref #20240501-0042", "INV-2024-000123").
+	notPhoneCueRe = regexp.MustCompile(`(?i)(?:\b(?:order|ref|reference|invoice|receipt|tracking|shipment|parcel|package|booking|reservation|ticket|case|confirmation|transaction|item|sku|model|serial)(?:\s*(?:number|no\.?|nr\.?|num|id|code))?(?:\s+(?:is|was))?|#|\b\p{Lu}{2,}[-_/])\s*[:#]?\s*$`)
+	// dateRe is a whole match that is a date (05.01.2024, 01/05/2024, 2024-05-01), perhaps with
+	// the hour after it ("2024-05-01 09" of "2024-05-01 09:30"), not a phone.
+	dateRe = regexp.MustCompile(`^(?:\d{1,2}[./\-]\d{1,2}[./\-](?:\d{2}|\d{4})|\d{4}[./\-]\d{1,2}[./\-]\d{1,2})(?:[ \x{00A0}]+\d{1,4})?$`)
+	nameRe = regexp.MustCompile(`(?i:\b(?:my name is|my name's|name:|this is|i am|i'm|im|call me|it's|signed)\s+)(` + nameWords + `)`)
 	// placeholderRe finds what Redact wrote, so that Restore can put the originals back.
 	placeholderRe = regexp.MustCompile(`\[(EMAIL|PHONE|CARD|IBAN|NAME)_(\d+)\]`)
 )
@@ -125,12 +137,7 @@ func (r *Restorer) Redact(text string) string {
 	text = emailRe.ReplaceAllStringFunc(text, func(m string) string {
 		return r.placeholder(KindEmail, strings.ToLower(m), m)
 	})
-	text = phoneRe.ReplaceAllStringFunc(text, func(m string) string {
-		if !looksLikePhone(m) {
-			return m
-		}
-		return r.placeholder(KindPhone, digitsOf(m), strings.TrimSpace(m))
-	})
+	text = r.redactPhones(text)
 	text = replaceSubmatch(nameRe, text, func(name string) string {
 		first := strings.FieldsFunc(name, func(r rune) bool { return r == ' ' || r == '-' || r == '\'' })[0]
 		if notNames[first] {
@@ -139,6 +146,43 @@ func (r *Restorer) Redact(text string) string {
 		return r.placeholder(KindName, strings.ToLower(name), name)
 	})
 	return text
+}
+
+// redactPhones replaces the phone numbers in text. Whether a number is one depends on the words
+// before it as well as on its shape: a short local number is one after "call me on", and no
+// number is one after "order" or "ref".
+func (r *Restorer) redactPhones(text string) string {
+	idx := phoneRe.FindAllStringIndex(text, -1)
+	if idx == nil {
+		return text
+	}
+	var b strings.Builder
+	last := 0
+	for _, m := range idx {
+		match := text[m[0]:m[1]]
+		// The words before, as redacted so far: "call me on [PHONE_1] or 555-0123".
+		b.WriteString(text[last:m[0]])
+		last = m[0]
+		out := b.String()
+		if !isPhone(match, out[max(0, len(out)-48):]) {
+			continue
+		}
+		b.WriteString(r.placeholder(KindPhone, digitsOf(match), strings.TrimSpace(match)))
+		last = m[1]
+	}
+	b.WriteString(text[last:])
+	return b.String()
+}
+
+// isPhone decides whether a match of phoneRe, after the text before, is a phone number: 7-15
+// digits, not a date, not after a word that introduces a reference number, and either shaped
+// like a phone number (looksLikePhone) or a shorter local number after a word such as "call".
+func isPhone(m, before string) bool {
+	d := digitsOf(m)
+	if len(d) < 7 || len(d) > 15 || dateRe.MatchString(strings.Trim(m, "() ")) || notPhoneCueRe.MatchString(before) {
+		return false
+	}
+	return looksLikePhone(m) || phoneCueRe.MatchString(before)
 }
 
 // replaceSubmatch replaces the first capture group of every match.
@@ -273,6 +317,9 @@ func ibanPrefix(m string) (iban, rest string, ok bool) {
 // with 13-19 digits that passes it, leftmost first, is the card.
 func cardSpan(m string) (start, end int, ok bool) {
 	// Digit groups as [start, end) byte offsets, split at the separators the pattern allows.
+	// Printed card numbers come in groups of up to 6 digits (4-4-4-4, 4-6-5) or in one run: a
+	// longer group beside others belongs to something else, such as an order number
+	// ("112-4567890-1234567"), and the run must not pass for a card because its digits pass Luhn.
 	var groups [][2]int
 	for i := 0; i < len(m); {
 		if m[i] < '0' || m[i] > '9' {
@@ -293,12 +340,22 @@ func cardSpan(m string) (start, end int, ok bool) {
 			if len(d) > 19 {
 				break
 			}
-			if len(d) >= 13 && len(d) > bestLen && luhn(d) {
+			if len(d) >= 13 && len(d) > bestLen && (a == b || cardGroups(groups[a:b+1])) && luhn(d) {
 				start, end, bestLen, ok = groups[a][0], groups[b][1], len(d), true
 			}
 		}
 	}
 	return start, end, ok
+}
+
+// cardGroups reports whether digit groups are grouped as card numbers are printed.
+func cardGroups(groups [][2]int) bool {
+	for _, g := range groups {
+		if g[1]-g[0] > 6 {
+			return false
+		}
+	}
+	return true
 }
 
 // validIBAN applies the ISO 13616 mod-97 check.
