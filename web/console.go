@@ -364,7 +364,7 @@ func (s *Server) handleLogin(c echo.Context) error {
 	}
 	if err != nil || login == "" || req.Password == "" {
 		// Unknown logins cost a bcrypt comparison too, so timing does not tell which logins exist.
-		hash = s.dummyHash()
+		hash = s.dummy
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(req.Password)) != nil || err != nil || login == "" {
 		s.log.Info("console login failed", "addr", addr)
@@ -405,19 +405,25 @@ func (s *Server) handleLogout(c echo.Context, sess session) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// dummyHash is a bcrypt hash of a random password at the default cost, computed once.
-func (s *Server) dummyHash() []byte {
-	s.dummyOnce.Do(func() {
-		var pw [18]byte
-		_, _ = rand.Read(pw[:])
-		h, err := bcrypt.GenerateFromPassword(pw[:], bcrypt.DefaultCost)
-		if err != nil { // cannot happen for 18 bytes at the default cost
-			h = []byte("$2a$10$invalidinvalidinvalidinvalidinvalidinvalidinvalidinv")
-		}
-		s.dummy = h
-	})
-	return s.dummy
+// decoyHash returns a bcrypt hash at the default cost (that of every account's hash) of no
+// password: a random salt and a random digest, which no password matches, yet comparing with it
+// takes a full bcrypt run. Built at start without running bcrypt, so that the first unknown login
+// costs the same one run as every other login, and a server start costs nothing.
+func decoyHash() ([]byte, error) {
+	var salt [16]byte
+	var digest [23]byte
+	if _, err := rand.Read(salt[:]); err != nil {
+		return nil, fmt.Errorf("random decoy: %w", err)
+	}
+	if _, err := rand.Read(digest[:]); err != nil {
+		return nil, fmt.Errorf("random decoy: %w", err)
+	}
+	return []byte(fmt.Sprintf("$2a$%02d$%s%s", bcrypt.DefaultCost,
+		bcryptBase64.EncodeToString(salt[:]), bcryptBase64.EncodeToString(digest[:]))), nil
 }
+
+// bcryptBase64 is bcrypt's own base64 alphabet, unpadded.
+var bcryptBase64 = base64.NewEncoding("./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789").WithPadding(base64.NoPadding)
 
 // loginLimiter counts failed logins per key (a login name, a client address) in a sliding
 // window. It keeps only failure times within the window, so its memory is bounded by the

@@ -108,9 +108,9 @@ type Server struct {
 	limiter     *loginLimiter
 	// trustedProxies: see Options.TrustedProxies.
 	trustedProxies []netip.Prefix
-	dummyOnce      sync.Once
-	dummy          []byte
-	consoles       consoleRegistry
+	// dummy is the decoy hash unknown logins are compared with (see decoyHash).
+	dummy    []byte
+	consoles consoleRegistry
 }
 
 // track registers (or forgets) an upgraded socket.
@@ -168,6 +168,9 @@ func New(opt Options) (*Server, error) {
 	s := &Server{opt: opt, engine: opt.Engine, store: opt.Store, hub: opt.Hub, log: opt.Logger, now: opt.Now, assets: assets, conns: map[*client]struct{}{},
 		handoff: opt.Handoff, agents: opt.Agents, relay: opt.Relay, limiter: newLoginLimiter(), trustedProxies: opt.TrustedProxies}
 	if s.consoleEnabled() {
+		if s.dummy, err = decoyHash(); err != nil {
+			return nil, err
+		}
 		if s.consolePage, err = parseConsolePage(assets); err != nil {
 			return nil, err
 		}
