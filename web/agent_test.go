@@ -142,7 +142,7 @@ func (e *consoleEnv) api(t *testing.T, method, path string, body any, cookie *ht
 		_ = json.Unmarshal(raw, &r.body)
 	}
 	for _, c := range resp.Cookies() {
-		if c.Name == sessionCookie {
+		if c.Name == "attune_session" || c.Name == "__Host-attune_session" {
 			r.cookie = c
 		}
 	}

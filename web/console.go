@@ -48,7 +48,12 @@ type EarlierConversations interface {
 
 // Console session and login-throttling parameters.
 const (
-	sessionCookie = "attune_session"
+	// sessionCookie names the session cookie over plain http, hostSessionCookie over TLS. The
+	// __Host- prefix makes browsers accept that cookie only from this very host, Secure, with
+	// Path=/ and no Domain, so a page on a sibling subdomain (which may set cookies for the
+	// whole parent domain) cannot plant one of the same name that would be sent first.
+	sessionCookie     = "attune_session"
+	hostSessionCookie = "__Host-attune_session"
 	// DefaultSessionTTL is how long a console login lasts: a working day and a bit, so an agent
 	// logs in once per shift.
 	DefaultSessionTTL = 12 * time.Hour
@@ -127,10 +132,21 @@ func csrfOf(token string) string {
 	return base64.RawURLEncoding.EncodeToString(h[:])
 }
 
+// sessionCookieName is the name of the session cookie for a request: over TLS the __Host- one,
+// the only name a sibling subdomain cannot set. A cookie of the plain name over TLS is either left
+// from before the prefix was used or planted, and is never taken for a session (an agent logs in
+// once more; logging in ends its session and clears it).
+func sessionCookieName(r *http.Request) string {
+	if secureRequest(r) {
+		return hostSessionCookie
+	}
+	return sessionCookie
+}
+
 // consoleSession returns the session of the request's cookie; ok is false when there is none
 // or it is unknown, expired or belongs to a disabled agent.
 func (s *Server) consoleSession(r *http.Request) (session, bool, error) {
-	ck, err := r.Cookie(sessionCookie)
+	ck, err := r.Cookie(sessionCookieName(r))
 	if err != nil || ck.Value == "" || len(ck.Value) > 128 {
 		return session{}, false, nil
 	}
@@ -385,7 +401,8 @@ func (s *Server) handleLogin(c echo.Context) error {
 		s.log.Error("console login: create session", "agent", a.ID, "error", err)
 		return jsonError(c, http.StatusServiceUnavailable, "the server cannot start a session right now; try again in a few seconds")
 	}
-	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: token, Path: "/", MaxAge: int(ttl / time.Second),
+	clearLegacyCookie(c)
+	c.SetCookie(&http.Cookie{Name: sessionCookieName(r), Value: token, Path: "/", MaxAge: int(ttl / time.Second),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secureRequest(r)})
 	s.log.Info("console login", "agent", a.ID)
 	return c.JSON(http.StatusOK, meResponse{Agent: agentOf(a), CSRF: csrfOf(token)})
@@ -399,10 +416,19 @@ func (s *Server) handleLogout(c echo.Context, sess session) error {
 		return jsonError(c, http.StatusServiceUnavailable, "the server cannot end the session right now; try again in a few seconds")
 	}
 	s.closeSessionSockets(sess.hash, "logged out")
-	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
+	clearLegacyCookie(c)
+	c.SetCookie(&http.Cookie{Name: sessionCookieName(c.Request()), Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secureRequest(c.Request())})
 	s.log.Info("console logout", "agent", sess.agent.ID)
 	return c.NoContent(http.StatusNoContent)
+}
+
+// clearLegacyCookie removes a session cookie of the plain name over TLS: it is never read there.
+func clearLegacyCookie(c echo.Context) {
+	if secureRequest(c.Request()) {
+		c.SetCookie(&http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
+			HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: true})
+	}
 }
 
 // decoyHash returns a bcrypt hash at the default cost (that of every account's hash) of no

@@ -239,7 +239,11 @@ func TestConsoleOriginSchemeBehindTLS(t *testing.T) {
 			t.Errorf("login over TLS from %s: %d %v, want %d", tc.origin, r.status, r.body, tc.want)
 		}
 	}
-	ck, _ := e.login(t, "ana", "correct horse battery")
+	// The session cookie of a login over TLS (__Host-attune_session).
+	ck := e.api(t, "POST", "/console/api/login", creds, nil, map[string]string{"Origin": "https://" + host, "X-Forwarded-Proto": "https"}).cookie
+	if ck == nil || ck.Name != "__Host-attune_session" {
+		t.Fatalf("session cookie over TLS: %v", ck)
+	}
 	for _, tc := range []struct {
 		origin string
 		want   int
