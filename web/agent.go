@@ -300,12 +300,12 @@ func (s *Server) toConsoles(frame []byte) {
 }
 
 // closeSessionSockets ends the sockets opened with a session that has just ended.
-func (s *Server) closeSessionSockets(hash []byte, why string) {
+func (s *Server) closeSessionSockets(hash []byte, code int, why string) {
 	s.consoles.mu.RLock()
 	defer s.consoles.mu.RUnlock()
 	for ac := range s.consoles.conns {
 		if string(ac.sessionHash) == string(hash) {
-			ac.close(closeSessionEnded, why)
+			ac.close(code, why)
 		}
 	}
 }

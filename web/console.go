@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/attune-chat/attune/store"
+	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -396,6 +397,12 @@ func (s *Server) handleLogin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// Rotate: the sessions of the cookies this browser already had end now, so that an old
+	// token (copied by someone, or planted before this login) does not stay valid beside the new.
+	if err := s.endRequestSessions(ctx, r); err != nil {
+		s.log.Error("console login: end the previous session", "agent", a.ID, "error", err)
+		return jsonError(c, http.StatusServiceUnavailable, "the server cannot start a session right now; try again in a few seconds")
+	}
 	ttl := s.opt.SessionTTL
 	if err := s.agents.CreateSession(ctx, hashToken(token), a.ID, now.Add(ttl)); err != nil {
 		s.log.Error("console login: create session", "agent", a.ID, "error", err)
@@ -415,12 +422,29 @@ func (s *Server) handleLogout(c echo.Context, sess session) error {
 		s.log.Error("console logout", "agent", sess.agent.ID, "error", err)
 		return jsonError(c, http.StatusServiceUnavailable, "the server cannot end the session right now; try again in a few seconds")
 	}
-	s.closeSessionSockets(sess.hash, "logged out")
+	s.closeSessionSockets(sess.hash, closeSessionEnded, "logged out")
 	clearLegacyCookie(c)
 	c.SetCookie(&http.Cookie{Name: sessionCookieName(c.Request()), Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secureRequest(c.Request())})
 	s.log.Info("console logout", "agent", sess.agent.ID)
 	return c.NoContent(http.StatusNoContent)
+}
+
+// endRequestSessions ends the sessions of every session cookie the request carries, under
+// either name, and tells their open sockets to reconnect (with the browser's new cookie; a copy
+// elsewhere then finds its session gone).
+func (s *Server) endRequestSessions(ctx context.Context, r *http.Request) error {
+	for _, ck := range r.Cookies() {
+		if (ck.Name != sessionCookie && ck.Name != hostSessionCookie) || ck.Value == "" || len(ck.Value) > 128 {
+			continue
+		}
+		hash := hashToken(ck.Value)
+		if err := s.agents.DeleteSession(ctx, hash); err != nil {
+			return fmt.Errorf("end session: %w", err)
+		}
+		s.closeSessionSockets(hash, websocket.CloseServiceRestart, "logged in again; reconnect")
+	}
+	return nil
 }
 
 // clearLegacyCookie removes a session cookie of the plain name over TLS: it is never read there.
