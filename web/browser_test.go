@@ -653,13 +653,7 @@ func TestBrowserDemoChatAndReload(t *testing.T) {
 // network connection and a server restart, resuming the same conversation without duplicates and
 // delivering a message written while the server was away.
 func TestBrowserFrameReconnect(t *testing.T) {
-	ts := newTestServer(t)
-	b := newBrowser(t)
-	c := chat{b: b, win: "window"}
-
-	b.navigate(ts.URL + "/widget/frame")
-	c.waitConnected()
-	c.waitMessages("the greeting", 1)
+	ts, b, c := openFrame(t)
 	b.do("click the message box", chromedp.Click(chromedp.ID("input")))
 	c.sendAndAwaitReply("Do you deliver on Sundays?")
 	start := c.state()
@@ -976,4 +970,17 @@ func abbreviate(s string) string {
 		return s[:120] + "…"
 	}
 	return s
+}
+
+// openFrame opens the chat frame itself (same origin as the server, so its window can be read
+// directly) on a new demo server, and waits for the connection and the greeting.
+func openFrame(t *testing.T) (*testServer, *browser, chat) {
+	t.Helper()
+	ts := newTestServer(t)
+	b := newBrowser(t)
+	c := chat{b: b, win: "window"}
+	b.navigate(ts.URL + "/widget/frame")
+	c.waitConnected()
+	c.waitMessages("the greeting", 1)
+	return ts, b, c
 }

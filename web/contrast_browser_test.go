@@ -58,13 +58,7 @@ func setColorScheme(b *browser, scheme string) {
 // 4.5:1): while the server is away the visitor's message waits in the outbox, on screen, for as
 // long as the outage lasts; an agent's reply or note does the same in the console.
 func TestBrowserPendingContrast(t *testing.T) {
-	ts := newTestServer(t)
-	b := newBrowser(t)
-	c := chat{b: b, win: "window"}
-
-	b.navigate(ts.URL + "/widget/frame")
-	c.waitConnected()
-	c.waitMessages("the greeting", 1)
+	ts, b, c := openFrame(t)
 	b.do("click the message box", chromedp.Click(chromedp.ID("input")))
 	ts.goAway(t)
 	c.waitFor("the widget to notice the server went away", `!window.__attune.state().connected`)

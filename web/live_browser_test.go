@@ -75,13 +75,7 @@ func times(added []string, text string) int {
 // the visitor's own message is shown at once as pending and then confirmed in place, and the
 // confirmation must not write its text into the region a second time.
 func TestBrowserLiveTranscriptOnce(t *testing.T) {
-	ts := newTestServer(t)
-	b := newBrowser(t)
-	c := chat{b: b, win: "window"}
-
-	b.navigate(ts.URL + "/widget/frame")
-	c.waitConnected()
-	c.waitMessages("the greeting", 1)
+	ts, b, c := openFrame(t)
 	listenLive(b, c.win, "log")
 	b.do("click the message box", chromedp.Click(chromedp.ID("input")))
 	question, _ := ts.faq(t)
@@ -101,13 +95,7 @@ func TestBrowserLiveTranscriptOnce(t *testing.T) {
 // not again on every repeated "typing on" frame (an agent's console repeats it every few seconds
 // while the agent types).
 func TestBrowserLiveTypingOnce(t *testing.T) {
-	ts := newTestServer(t)
-	b := newBrowser(t)
-	c := chat{b: b, win: "window"}
-
-	b.navigate(ts.URL + "/widget/frame")
-	c.waitConnected()
-	c.waitMessages("the greeting", 1)
+	ts, b, c := openFrame(t)
 	cid := c.state().ConversationID
 	listenLive(b, c.win, "typing")
 	for i := 0; i < 3; i++ {
@@ -150,13 +138,7 @@ func inAXTree(b *browser, jsPath string) bool {
 // the chat", "Reconnecting…") are live regions already in the accessibility tree while empty, so
 // that their first text is announced; a region display:none until its text arrives is not.
 func TestBrowserLiveStatusInTree(t *testing.T) {
-	ts := newTestServer(t)
-	b := newBrowser(t)
-	c := chat{b: b, win: "window"}
-
-	b.navigate(ts.URL + "/widget/frame")
-	c.waitConnected()
-	c.waitMessages("the greeting", 1)
+	_, b, _ := openFrame(t)
 	for _, id := range []string{"status", "conn"} {
 		if !inAXTree(b, `document.getElementById(`+jsString(id)+`)`) {
 			t.Errorf("the widget's live region #%s is not in the accessibility tree while it has nothing to say: its first message will not be announced", id)
@@ -167,13 +149,7 @@ func TestBrowserLiveStatusInTree(t *testing.T) {
 // TestBrowserLiveReconnectingOnce checks that "Reconnecting…" is said once while the server is
 // away, not again on every retry of the backoff.
 func TestBrowserLiveReconnectingOnce(t *testing.T) {
-	ts := newTestServer(t)
-	b := newBrowser(t)
-	c := chat{b: b, win: "window"}
-
-	b.navigate(ts.URL + "/widget/frame")
-	c.waitConnected()
-	c.waitMessages("the greeting", 1)
+	ts, b, c := openFrame(t)
 	listenLive(b, c.win, "conn")
 	ts.goAway(t)
 	c.waitFor("the reconnecting line", `!document.getElementById('conn').hidden && document.getElementById('conn').textContent !== ''`)
@@ -190,13 +166,7 @@ func TestBrowserLiveReconnectingOnce(t *testing.T) {
 // TestBrowserLiveQueueReasonOnce checks that a queue update says what changed (the position), and
 // does not read out again the reason line that stayed the same.
 func TestBrowserLiveQueueReasonOnce(t *testing.T) {
-	ts := newTestServer(t)
-	b := newBrowser(t)
-	c := chat{b: b, win: "window"}
-
-	b.navigate(ts.URL + "/widget/frame")
-	c.waitConnected()
-	c.waitMessages("the greeting", 1)
+	ts, b, c := openFrame(t)
 	cid := c.state().ConversationID
 	listenLive(b, c.win, "status")
 	for _, pos := range []int{3, 2, 1} {
@@ -241,13 +211,7 @@ func recordSpokenFromStart(b *browser) {
 // transcript's live region, or a screen reader reads the whole conversation out on every page
 // load. A message arriving after the replay is still announced, once.
 func TestBrowserLiveHistoryNotReadOnLoad(t *testing.T) {
-	ts := newTestServer(t)
-	b := newBrowser(t)
-	c := chat{b: b, win: "window"}
-
-	b.navigate(ts.URL + "/widget/frame")
-	c.waitConnected()
-	c.waitMessages("the greeting", 1)
+	ts, b, c := openFrame(t)
 	b.do("click the message box", chromedp.Click(chromedp.ID("input")))
 	question, _ := ts.faq(t)
 	_, reply := c.sendAndAwaitReply(question)
