@@ -933,8 +933,8 @@ func checkLayout(t *testing.T, b *browser, c chat, phone bool) {
 	}
 }
 
-// accessibleName returns the role and the accessible name Chromium computes for the element.
-func accessibleName(b *browser, jsPath string) (role, name string) {
+// axNode returns Chromium's accessibility-tree node for the element.
+func axNode(b *browser, jsPath string) *accessibility.Node {
 	b.t.Helper()
 	nodes, err := chromedp.Run(b.ctx, chromedp.Nodes(chromedp.JSPath(jsPath)))
 	if err != nil || len(nodes) == 0 {
@@ -947,7 +947,13 @@ func accessibleName(b *browser, jsPath string) (role, name string) {
 	if err != nil || len(res.Nodes) == 0 {
 		b.t.Fatalf("accessibility tree of %s: %v", jsPath, err)
 	}
-	n := res.Nodes[0]
+	return res.Nodes[0]
+}
+
+// accessibleName returns the role and the accessible name Chromium computes for the element.
+func accessibleName(b *browser, jsPath string) (role, name string) {
+	b.t.Helper()
+	n := axNode(b, jsPath)
 	str := func(v *accessibility.Value) string {
 		var s string
 		if v != nil && json.Unmarshal(v.Value, &s) == nil {

@@ -88,22 +88,7 @@ func TestBrowserWidgetPhoneFocusStays(t *testing.T) {
 // shows the unread message, and a screen reader must be told too (a status message, WCAG 4.1.3),
 // once per new message, not only when it happens to focus the launcher.
 func TestBrowserWidgetUnreadAnnounced(t *testing.T) {
-	ts := newTestServer(t)
-	b := newBrowser(t)
-	c := chat{b: b, win: panelWinJS}
-	isOpen := panelJS + `.classList.contains('open')`
-	// What the live regions of the loader's shadow root hold.
-	liveJS := `Array.from(` + widgetHostJS + `.shadowRoot.querySelectorAll('[aria-live]:not([aria-live="off"]), [role="status"], [role="alert"]')).map(e => e.textContent).join(' | ')`
-
-	b.navigate(ts.URL + "/")
-	b.waitFor("the launcher", launcherJS+` !== null && `+panelWinJS+`.__attune !== undefined`, nil)
-	b.do("click the launcher", chromedp.Click(chromedp.JSPath(launcherJS)))
-	b.waitFor("the panel open", isOpen, nil)
-	c.waitConnected()
-	c.waitMessages("the greeting", 1)
-	b.keys(kb.Escape)
-	b.waitFor("the panel closed", `!`+isOpen, nil)
-	cid := c.state().ConversationID
+	ts, b, cid := chatThenClose(t)
 
 	say := func(text string, unread int) {
 		t.Helper()
@@ -113,11 +98,11 @@ func TestBrowserWidgetUnreadAnnounced(t *testing.T) {
 		b.waitFor(fmt.Sprintf("the badge to show %d", unread), fmt.Sprintf(`!%s.shadowRoot.querySelector('.badge').hidden && %s.shadowRoot.querySelector('.badge').textContent === '%d'`, widgetHostJS, widgetHostJS, unread), nil)
 	}
 	say("Hi, this is Ana from the team.", 1)
-	if got := eval[string](b, liveJS); !strings.Contains(got, "1 unread message") {
+	if got := eval[string](b, loaderLiveJS); !strings.Contains(got, "1 unread message") {
 		t.Errorf("a new message while the chat is closed: the widget's live regions say %q; want \"1 unread message\" announced", got)
 	}
 	say("Are you still there?", 2)
-	if got := eval[string](b, liveJS); !strings.Contains(got, "2 unread messages") {
+	if got := eval[string](b, loaderLiveJS); !strings.Contains(got, "2 unread messages") {
 		t.Errorf("a second message while the chat is closed: the widget's live regions say %q; want \"2 unread messages\" announced", got)
 	}
 }
@@ -219,24 +204,11 @@ func TestBrowserConsoleSingleKeyShortcutsOff(t *testing.T) {
 // every page of the site (the count went up message by message as the history was replayed,
 // and each rise was read out). A message arriving afterwards is announced.
 func TestBrowserWidgetUnreadNotAnnouncedOnLoad(t *testing.T) {
-	ts := newTestServer(t)
-	b := newBrowser(t)
-	c := chat{b: b, win: panelWinJS}
-	isOpen := panelJS + `.classList.contains('open')`
-	liveJS := `Array.from(` + widgetHostJS + `.shadowRoot.querySelectorAll('[aria-live]:not([aria-live="off"]), [role="status"], [role="alert"]')).map(e => e.textContent).join(' | ')`
 	badge := func(n int) string {
 		return fmt.Sprintf(`!%s.shadowRoot.querySelector('.badge').hidden && %s.shadowRoot.querySelector('.badge').textContent === '%d'`, widgetHostJS, widgetHostJS, n)
 	}
 
-	b.navigate(ts.URL + "/")
-	b.waitFor("the launcher", launcherJS+` !== null && `+panelWinJS+`.__attune !== undefined`, nil)
-	b.do("click the launcher", chromedp.Click(chromedp.JSPath(launcherJS)))
-	b.waitFor("the panel open", isOpen, nil)
-	c.waitConnected()
-	c.waitMessages("the greeting", 1)
-	b.keys(kb.Escape)
-	b.waitFor("the panel closed", `!`+isOpen, nil)
-	cid := c.state().ConversationID
+	ts, b, cid := chatThenClose(t)
 	for _, text := range []string{"Hi, this is Ana from the team.", "Are you still there?"} {
 		if _, _, err := ts.engine.AgentSay(context.Background(), cid, "", "Ana", text, nil); err != nil {
 			t.Fatalf("agent message: %v", err)
@@ -247,14 +219,37 @@ func TestBrowserWidgetUnreadNotAnnouncedOnLoad(t *testing.T) {
 	b.navigate(ts.URL + "/")
 	b.waitFor("the badge to show 2 after the reload", badge(2), nil)
 	time.Sleep(300 * time.Millisecond)
-	if got := eval[string](b, liveJS); strings.Contains(got, "unread") {
+	if got := eval[string](b, loaderLiveJS); strings.Contains(got, "unread") {
 		t.Errorf("on a page load the unread messages already there were announced: the widget's live regions say %q; want them only in the launcher's description", got)
 	}
 	if _, _, err := ts.engine.AgentSay(context.Background(), cid, "", "Ana", "I have news about your order.", nil); err != nil {
 		t.Fatalf("agent message: %v", err)
 	}
 	b.waitFor("the badge to show 3", badge(3), nil)
-	if got := eval[string](b, liveJS); !strings.Contains(got, "3 unread messages") {
+	if got := eval[string](b, loaderLiveJS); !strings.Contains(got, "3 unread messages") {
 		t.Errorf("a new message after the page load: the widget's live regions say %q; want \"3 unread messages\" announced", got)
 	}
+}
+
+// loaderLiveJS reads what the live regions of the loader's shadow root hold.
+const loaderLiveJS = `Array.from(` + widgetHostJS + `.shadowRoot.querySelectorAll('[aria-live]:not([aria-live="off"]), [role="status"], [role="alert"]')).map(e => e.textContent).join(' | ')`
+
+// chatThenClose opens the demo page's chat from its launcher, waits for the greeting and closes
+// the panel again with Escape, returning the conversation's id.
+func chatThenClose(t *testing.T) (*testServer, *browser, string) {
+	t.Helper()
+	ts := newTestServer(t)
+	b := newBrowser(t)
+	c := chat{b: b, win: panelWinJS}
+	isOpen := panelJS + `.classList.contains('open')`
+	b.navigate(ts.URL + "/")
+	b.waitFor("the launcher", launcherJS+` !== null && `+panelWinJS+`.__attune !== undefined`, nil)
+	b.do("click the launcher", chromedp.Click(chromedp.JSPath(launcherJS)))
+	b.waitFor("the panel open", isOpen, nil)
+	c.waitConnected()
+	c.waitMessages("the greeting", 1)
+	b.keys(kb.Escape)
+	b.waitFor("the panel closed", `!`+isOpen, nil)
+	cid := c.state().ConversationID
+	return ts, b, cid
 }

@@ -9,12 +9,12 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/chromedp/cdproto/accessibility"
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/page"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 
 	"github.com/attune-chat/attune/bot"
 	"github.com/chromedp/chromedp"
@@ -120,18 +120,7 @@ func TestBrowserLiveTypingOnce(t *testing.T) {
 // region outside the tree when its text arrives is not announced: it must be in the tree first.
 func inAXTree(b *browser, jsPath string) bool {
 	b.t.Helper()
-	nodes, err := chromedp.Run(b.ctx, chromedp.Nodes(chromedp.JSPath(jsPath)))
-	if err != nil || len(nodes) == 0 {
-		b.t.Fatalf("find %s: %v", jsPath, err)
-	}
-	res, err := chromedp.Run(b.ctx, func(ctx context.Context, tg *chromedp.Target) (accessibility.GetPartialAXTreeResult, error) {
-		no := false
-		return cdp.Call(ctx, tg, accessibility.GetPartialAXTree, accessibility.GetPartialAXTreeParams{BackendNodeID: nodes[0].BackendNodeID, FetchRelatives: &no})
-	})
-	if err != nil || len(res.Nodes) == 0 {
-		b.t.Fatalf("accessibility tree of %s: %v", jsPath, err)
-	}
-	return !res.Nodes[0].Ignored
+	return !axNode(b, jsPath).Ignored
 }
 
 // TestBrowserLiveStatusInTree checks that the widget's status lines (queue position, "Ana joined
